@@ -1,0 +1,195 @@
+//! A [`Draft`] is one request's private copy of the model. Operations read
+//! it, check the rules against it and record their changes (with audit
+//! entries) on it; [`Draft::finish`] runs the organization-wide invariants
+//! (lockout guard) and hands the result to the writer, which commits it and
+//! only then publishes the new model.
+
+use crate::entity::AuditEvent;
+use crate::error::DomainError;
+use crate::ids::*;
+use crate::model::{Change, Model};
+use crate::rules;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use time::OffsetDateTime;
+
+/// Who is acting, when, and for which request.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The acting user; `None` for the system itself (bootstrap, demo, CLI).
+    pub actor: Option<UserId>,
+    /// The request id, recorded in audit events.
+    pub request_id: Option<String>,
+    /// The time of the request.
+    pub now: OffsetDateTime,
+}
+
+impl Context {
+    /// A system context (no actor: rules are not applied).
+    pub fn system(now: OffsetDateTime) -> Self {
+        Self { actor: None, request_id: None, now }
+    }
+    /// A context acting as `user`.
+    pub fn user(user: UserId, request_id: Option<String>, now: OffsetDateTime) -> Self {
+        Self { actor: Some(user), request_id, now }
+    }
+}
+
+/// An audit entry before the store numbers it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditDraft {
+    /// What, e.g. `user.update`.
+    pub action: &'static str,
+    /// Kind of target.
+    pub target_type: &'static str,
+    /// Target id.
+    pub target_id: String,
+    /// Organization concerned.
+    pub organization_id: Option<OrganizationId>,
+    /// Account concerned.
+    pub account_id: Option<AccountId>,
+    /// State before.
+    pub before: Option<serde_json::Value>,
+    /// State after.
+    pub after: Option<serde_json::Value>,
+}
+
+/// The result of a finished draft: what to commit.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The model after the changes (to publish once committed).
+    pub model: Model,
+    /// The changes, in order.
+    pub changes: Vec<Change>,
+    /// Audit events to append in the same transaction.
+    pub audit: Vec<AuditEvent>,
+    /// The revision this outcome produces (equal to the base revision when
+    /// nothing changed).
+    pub revision: Revision,
+}
+
+/// One request's working copy of the model.
+#[derive(Debug)]
+pub struct Draft<'c> {
+    base: Model,
+    model: Model,
+    ctx: &'c Context,
+    revision: Revision,
+    changes: Vec<Change>,
+    audit: Vec<AuditDraft>,
+    touched_orgs: BTreeSet<OrganizationId>,
+}
+
+/// Serializes an entity for the audit trail.
+pub fn snapshot<T: Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
+impl<'c> Draft<'c> {
+    /// Starts a draft on top of `base` (cheap: the model is shared).
+    pub fn new(base: &Model, ctx: &'c Context) -> Self {
+        Self {
+            base: base.clone(),
+            model: base.clone(),
+            ctx,
+            revision: base.revision() + 1,
+            changes: Vec::new(),
+            audit: Vec::new(),
+            touched_orgs: BTreeSet::new(),
+        }
+    }
+
+    /// The current state, including this draft's own changes.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+    /// The request context.
+    pub fn ctx(&self) -> &Context {
+        self.ctx
+    }
+    /// The revision this draft will produce.
+    pub fn revision(&self) -> Revision {
+        self.revision
+    }
+    /// The request time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.ctx.now
+    }
+    /// The acting user, if any.
+    pub fn actor_id(&self) -> Option<UserId> {
+        self.ctx.actor
+    }
+
+    /// Records and applies a change with its audit entry. `org` is the
+    /// organization whose invariants the change may affect.
+    pub fn record(&mut self, change: Change, org: Option<OrganizationId>, audit: AuditDraft) {
+        self.model.apply(&change);
+        self.changes.push(change);
+        self.audit.push(audit);
+        if let Some(o) = org {
+            self.touched_orgs.insert(o);
+        }
+    }
+
+    /// Whether anything was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Runs the lockout guard (SPEC §2.5) and returns what to commit.
+    pub fn finish(mut self) -> Result<Outcome, DomainError> {
+        for org in &self.touched_orgs {
+            if self.model.organization(*org).is_some()
+                && self.base.has_org_admin(*org)
+                && !self.model.has_org_admin(*org)
+            {
+                return Err(DomainError::Lockout {
+                    message: format!(
+                        "organization `{org}` would have no active user holding `grants:write` on the organization itself"
+                    ),
+                });
+            }
+        }
+        let revision = if self.changes.is_empty() { self.base.revision() } else { self.revision };
+        self.model.set_revision(revision);
+        let actor = self.ctx.actor;
+        let request_id = self.ctx.request_id.clone();
+        let at = self.ctx.now;
+        let audit = self
+            .audit
+            .into_iter()
+            .map(|a| AuditEvent {
+                seq: 0,
+                at,
+                actor_id: actor,
+                action: a.action.to_owned(),
+                target_type: a.target_type.to_owned(),
+                target_id: a.target_id,
+                organization_id: a.organization_id,
+                account_id: a.account_id,
+                before: a.before,
+                after: a.after,
+                request_id: request_id.clone(),
+                revision,
+            })
+            .collect();
+        Ok(Outcome { model: self.model, changes: self.changes, audit, revision })
+    }
+
+    // ----- authorization shorthands (the rules live in `rules`) -----------
+
+    /// See [`rules::require`].
+    pub fn require(
+        &self,
+        permission: PermissionId,
+        scope: &crate::Scope,
+        not_found: (&'static str, String),
+    ) -> Result<(), DomainError> {
+        rules::require(&self.model, self.ctx.actor, permission, scope, not_found)
+    }
+
+    /// See [`rules::reach`].
+    pub fn reach(&self, org: OrganizationId, not_found: (&'static str, String)) -> Result<(), DomainError> {
+        rules::reach(&self.model, self.ctx.actor, org, not_found)
+    }
+}

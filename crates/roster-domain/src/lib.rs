@@ -1,0 +1,22 @@
+//! Roster's domain: typed ids, parsing newtypes, the entities of the tenant
+//! graph, scopes, the built-in catalogue, and the rules every surface obeys.
+//! No IO: the store persists what [`Draft`]s produce, the server renders it.
+
+pub mod catalogue;
+pub mod draft;
+pub mod entity;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ops;
+pub mod rules;
+pub mod scope;
+pub mod values;
+
+pub use draft::{AuditDraft, Context, Draft, Outcome};
+pub use entity::*;
+pub use error::DomainError;
+pub use ids::*;
+pub use model::{Change, Model};
+pub use scope::{Scope, Target};
+pub use values::*;

@@ -1,0 +1,122 @@
+//! The rules of SPEC §2, written once. Every surface reaches them through
+//! the operations in [`crate::ops`]; nothing else decides who may do what.
+//!
+//! `actor = None` is the system itself (bootstrap, demo data, CLI) and passes
+//! every rule but the invariants checked by [`crate::Draft::finish`].
+
+use crate::catalogue::perms;
+use crate::entity::{Grant, GrantTarget};
+use crate::error::DomainError;
+use crate::ids::*;
+use crate::model::Model;
+use crate::scope::Scope;
+
+/// Whether `actor` can reach organization `org` at all: it is the actor's
+/// home, the actor holds a grant in it, or a global grant (SPEC §2.2).
+pub fn can_reach(model: &Model, actor: UserId, org: OrganizationId) -> bool {
+    let Some(u) = model.user(actor) else { return false };
+    if !u.is_effective() {
+        return false;
+    }
+    if u.organization_id == org {
+        return true;
+    }
+    model.grants_of(actor).any(|g| match g.scope {
+        Scope::Global => true,
+        s => s.organization(|a| model.account_org(a)) == Some(org),
+    })
+}
+
+/// Tenant isolation: `NotFound` (never `Forbidden`) when `org` is out of reach.
+pub fn reach(
+    model: &Model,
+    actor: Option<UserId>,
+    org: OrganizationId,
+    not_found: (&'static str, String),
+) -> Result<(), DomainError> {
+    match actor {
+        None => Ok(()),
+        Some(a) if can_reach(model, a, org) => Ok(()),
+        Some(_) => Err(DomainError::NotFound { kind: not_found.0, id: not_found.1 }),
+    }
+}
+
+/// Requires `actor` to hold `permission` over the whole of `scope`. An
+/// unreachable organization is `NotFound`; a reachable one without the
+/// permission is `Forbidden`.
+pub fn require(
+    model: &Model,
+    actor: Option<UserId>,
+    permission: PermissionId,
+    scope: &Scope,
+    not_found: (&'static str, String),
+) -> Result<(), DomainError> {
+    let Some(a) = actor else { return Ok(()) };
+    if let Some(org) = scope.organization(|acc| model.account_org(acc)) {
+        reach(model, actor, org, not_found)?;
+    }
+    if model.holds_over(a, permission, scope) {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(format!(
+            "requires `{}` over {}",
+            code_of(model, permission),
+            scope
+        )))
+    }
+}
+
+/// Whether `actor` may read within `scope` with `permission` (no error).
+pub fn may(model: &Model, actor: Option<UserId>, permission: PermissionId, scope: &Scope) -> bool {
+    match actor {
+        None => true,
+        Some(a) => model.holds_over(a, permission, scope),
+    }
+}
+
+/// The code of a permission, for messages.
+pub fn code_of(model: &Model, p: PermissionId) -> String {
+    model.permission(p).map(|p| p.code.to_string()).unwrap_or_else(|| p.to_string())
+}
+
+/// Escalation guard (SPEC §2.3): an actor may create or remove a grant of
+/// `target` at `scope` only if it holds `grants:write` over the scope and
+/// every permission the target hands out over the scope. Also the self guard
+/// (SPEC §2.4): nobody changes their own grants.
+pub fn guard_grant_change(
+    model: &Model,
+    actor: Option<UserId>,
+    holder: UserId,
+    target: &GrantTarget,
+    scope: &Scope,
+) -> Result<(), DomainError> {
+    let Some(a) = actor else { return Ok(()) };
+    if a == holder {
+        return Err(DomainError::SelfChange {
+            message: "you cannot change your own roles, permissions or scopes".into(),
+        });
+    }
+    require(model, actor, perms::grants_write(), scope, ("user", holder.to_string()))?;
+    let handed_out = match target {
+        GrantTarget::Permission(p) => vec![*p],
+        GrantTarget::Role(k) => model
+            .role(k)
+            .map(|r| r.permissions.iter().copied().collect())
+            .unwrap_or_default(),
+    };
+    for p in handed_out {
+        if !model.holds_over(a, p, scope) {
+            return Err(DomainError::forbidden(format!(
+                "escalation guard: you do not hold `{}` over {scope}",
+                code_of(model, p)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `actor` may see grant `g` (holds `grants:read` over its scope, or
+/// it is the actor's own).
+pub fn may_see_grant(model: &Model, actor: Option<UserId>, g: &Grant) -> bool {
+    actor.is_none_or(|a| a == g.user_id || model.holds_over(a, perms::grants_read(), &g.scope))
+}

@@ -1,0 +1,108 @@
+//! Roster's storage. One [`Store`] trait, one implementation per backend
+//! (SQLite, the embedded default, and PostgreSQL), chosen once from the
+//! database URL by [`open`].
+//!
+//! The store is deliberately narrow: the domain plans every change against
+//! the in-memory model, and the store makes batches of those changes durable
+//! in one transaction together with their audit events and the change log,
+//! refusing a batch planned on a stale revision (so several replicas on one
+//! PostgreSQL never interleave writes).
+
+mod error;
+mod postgres;
+mod sqlite;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use roster_domain::{AuditEvent, Change, Model, OrganizationId, Revision, UserId, ApiKeyId};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// One request's committed unit: its revision, changes and audit events.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    /// The revision these changes produce (base + n for the n-th commit of a batch).
+    pub revision: Revision,
+    /// The changes, applied in order.
+    pub changes: Vec<Change>,
+    /// Audit events (their `seq` is assigned by the store).
+    pub audit: Vec<AuditEvent>,
+}
+
+/// Filters of [`Store::audit_events`].
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only events by this actor.
+    pub actor_id: Option<UserId>,
+    /// Only events about this target id.
+    pub target_id: Option<String>,
+    /// Only events in these organizations (`None` = all).
+    pub organization_ids: Option<Vec<OrganizationId>>,
+    /// Only events with `seq > after`.
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The persistence contract both backends implement identically.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Applies the embedded migrations of this backend.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Loads the whole model at the latest committed revision, in one
+    /// consistent read (a snapshot).
+    async fn load_model(&self) -> Result<Model, StoreError>;
+
+    /// The latest committed revision.
+    async fn current_revision(&self) -> Result<Revision, StoreError>;
+
+    /// The committed changes with `revision > after`, in order, at most `limit` revisions.
+    async fn changes_since(&self, after: Revision, limit: u32) -> Result<Vec<(Revision, Vec<Change>)>, StoreError>;
+
+    /// Makes `commits` durable in ONE transaction: entity rows, audit events,
+    /// change log and the revision counter. Writers are serialized (SQLite
+    /// `BEGIN IMMEDIATE`, PostgreSQL a row lock on the revision counter), and
+    /// the batch is refused with [`StoreError::Stale`] unless the committed
+    /// revision is still `base`. Returns the audit events with their `seq`.
+    async fn commit(&self, base: Revision, commits: &[Commit]) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Audit events matching the filter, by ascending `seq`.
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Audit events about one target id, by ascending `seq`.
+    async fn audit_for_target(&self, target_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_events(&AuditFilter { target_id: Some(target_id.to_owned()), limit: 10_000, ..Default::default() })
+            .await
+    }
+
+    /// Records that an API key was used (best effort, not audited).
+    async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Waits until another process may have committed (PostgreSQL
+    /// LISTEN/NOTIFY), or returns at once where the backend cannot tell.
+    async fn wait_for_change(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        tokio::time::sleep(timeout).await;
+        Ok(())
+    }
+
+    /// Short backend name: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` (file created if missing),
+/// `sqlite::memory:` is refused (not durable), a bare path is SQLite, and
+/// `postgres://…` / `postgresql://…` is PostgreSQL.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    }
+}
