@@ -1,1 +1,100 @@
-//! placeholder
+//! Roster's HTTP surfaces: the native `/v1` API and the five vendor
+//! dialects, all over one domain. `router(state)` builds the app;
+//! `serve(listener, router, shutdown)` runs it. The binary and the tests
+//! both go through these two functions.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod demo;
+pub mod dialects;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod request;
+pub mod routes;
+pub mod state;
+pub mod writer;
+
+pub use error::ApiError;
+pub use state::{AppState, Config};
+
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+use axum::Router;
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NoRoute(roster_domain::truncate(uri.path()))
+}
+
+async fn method_not_allowed(_m: Method) -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::Internal("handler panicked".into()).into_response()
+}
+
+/// The whole application: native API, dialects, operations endpoints.
+pub fn router(state: AppState) -> Router {
+    use routes::*;
+    let v1 = Router::new()
+        .route("/organizations", post(organizations::create).get(organizations::list))
+        .route(
+            "/organizations/{id}",
+            get(organizations::get).patch(organizations::update).delete(organizations::delete),
+        )
+        .route("/organizations/{id}/accounts", post(accounts::create).get(accounts::list))
+        .route("/accounts/{id}", get(accounts::get).patch(accounts::update).delete(accounts::delete))
+        .route("/users", post(users::create).get(users::list))
+        .route("/users/{id}", get(users::get).patch(users::update).delete(users::delete))
+        .route("/accounts/{id}/members", post(members::add).get(members::list))
+        .route("/accounts/{id}/members/{user_id}", axum::routing::delete(members::remove))
+        .route("/permissions", get(roles::list_permissions))
+        .route("/organizations/{id}/permissions", post(roles::create_permission))
+        .route("/organizations/{id}/roles", get(roles::list).post(roles::create))
+        .route(
+            "/organizations/{id}/roles/{role_id}",
+            get(roles::get).patch(roles::update).delete(roles::delete),
+        )
+        .route("/users/{id}/grants", get(grants::list).post(grants::create))
+        .route("/users/{id}/grants/{grant_id}", axum::routing::delete(grants::delete))
+        .route("/users/{id}/effective-permissions", get(check::effective_permissions))
+        .route("/check", post(check::check))
+        .route("/check/batch", post(check::batch))
+        .route("/lookup/accounts", post(check::lookup_accounts))
+        .route("/lookup/users", post(check::lookup_users))
+        .route("/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .route("/audit-events", get(audit::list));
+    Router::new()
+        .nest("/v1", v1)
+        .merge(dialects::router())
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn(request::context))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight (graceful shutdown).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

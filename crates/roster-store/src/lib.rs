@@ -8,16 +8,19 @@
 //! refusing a batch planned on a stale revision (so several replicas on one
 //! PostgreSQL never interleave writes).
 
+mod batch;
+mod codec;
 mod error;
 mod postgres;
 mod sqlite;
+pub mod testing;
 
 pub use error::StoreError;
-pub use postgres::PgStore;
+pub use postgres::{PgStore, CHANGES_CHANNEL};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
-use roster_domain::{AuditEvent, Change, Model, OrganizationId, Revision, UserId, ApiKeyId};
+use roster_domain::{ApiKeyId, AuditEvent, Change, Model, OrganizationId, Revision, UserId};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -61,22 +64,34 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn current_revision(&self) -> Result<Revision, StoreError>;
 
     /// The committed changes with `revision > after`, in order, at most `limit` revisions.
-    async fn changes_since(&self, after: Revision, limit: u32) -> Result<Vec<(Revision, Vec<Change>)>, StoreError>;
+    async fn changes_since(
+        &self,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<(Revision, Vec<Change>)>, StoreError>;
 
     /// Makes `commits` durable in ONE transaction: entity rows, audit events,
     /// change log and the revision counter. Writers are serialized (SQLite
     /// `BEGIN IMMEDIATE`, PostgreSQL a row lock on the revision counter), and
     /// the batch is refused with [`StoreError::Stale`] unless the committed
     /// revision is still `base`. Returns the audit events with their `seq`.
-    async fn commit(&self, base: Revision, commits: &[Commit]) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn commit(
+        &self,
+        base: Revision,
+        commits: &[Commit],
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Audit events matching the filter, by ascending `seq`.
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Audit events about one target id, by ascending `seq`.
     async fn audit_for_target(&self, target_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
-        self.audit_events(&AuditFilter { target_id: Some(target_id.to_owned()), limit: 10_000, ..Default::default() })
-            .await
+        self.audit_events(&AuditFilter {
+            target_id: Some(target_id.to_owned()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
     }
 
     /// Records that an API key was used (best effort, not audited).

@@ -1,1 +1,145 @@
-fn main() {}
+//! `roster`: one binary. `serve` runs the HTTP API, `init` bootstraps a
+//! database without serving, `migrate` applies the schema.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use roster_server::{bootstrap, AppState, Config};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Default database: the embedded SQLite file `./roster.db`.
+const DEFAULT_DATABASE: &str = "sqlite://roster.db";
+
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about = "Who may do what, where.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the native API and the dialects.
+    Serve {
+        /// `sqlite://PATH` (default `sqlite://roster.db`) or `postgres://…`.
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Address to listen on.
+        #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Also load the demo data set that makes every seed's example request work.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Bootstrap an organization and its owner without serving.
+    Init {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Organization name.
+        #[arg(long)]
+        org: String,
+        /// The owner's email.
+        #[arg(long)]
+        admin_email: String,
+        /// Print `{"organization_id","account_id","user_id","api_key_id","api_key"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the database migrations.
+    Migrate {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("ROSTER_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(database: &str) -> anyhow::Result<Arc<dyn roster_store::Store>> {
+    let store = roster_store::open(database).await.with_context(|| format!("opening {database}"))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Migrate { database } => {
+            open(&database).await?;
+            tracing::info!(database = %redact(&database), "migrations applied");
+        }
+        Command::Init { database, org, admin_email, json } => {
+            let store = open(&database).await?;
+            let state = AppState::start(store, Config::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let b = bootstrap::bootstrap(&state, &org, &admin_email).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string(&b)?);
+            } else {
+                println!("organization {}\nuser {}\napi key id {}\napi key {}", b.organization_id, b.user_id, b.api_key_id, b.api_key);
+            }
+        }
+        Command::Serve { database, listen, demo } => {
+            let store = open(&database).await?;
+            let state = AppState::start(store, Config::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if bootstrap::is_empty(&state) {
+                let b = bootstrap::bootstrap(&state, "Roster", "admin@roster.local")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // Printed once, on the first start only; never logged.
+                println!("Bootstrapped organization {} with owner {} (admin@roster.local).", b.organization_id, b.user_id);
+                println!("Owner API key (shown once, keep it): {}", b.api_key);
+            }
+            if demo {
+                roster_server::demo::load(&state).await.map_err(|e| anyhow::anyhow!("loading demo data: {e}"))?;
+            }
+            state.spawn_follower();
+            let listener = TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+            tracing::info!(listen = %listener.local_addr()?, database = %redact(&database), revision = state.engine.revision(), "roster serving");
+            roster_server::serve(listener, roster_server::router(state), shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,133 @@
+//! Authentication: from a presented credential to the user it acts as.
+//!
+//! Roster's secrets look like `roster_<key_id>_<secret>`: the key id is
+//! looked up and the SHA-256 of the whole token compared in constant time.
+//! Tokens of another shape (imported or demo keys, e.g. Crux's example
+//! token) are found by the hash of the token itself. Either way the key must
+//! be neither revoked nor expired and its user active.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts, HeaderMap};
+use rand::RngCore;
+use roster_domain::ops::{hash_secret, secret_matches};
+use roster_domain::{ApiKey, Model, UserId};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Prefix of Roster-issued secrets.
+pub const TOKEN_PREFIX: &str = "roster_";
+
+/// A freshly generated key id and secret token.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    /// Public key id (16 hex characters).
+    pub key_id: String,
+    /// The secret token (shown once).
+    pub token: String,
+}
+
+/// Generates a key id and a 256-bit secret from the OS's randomness.
+pub fn new_secret() -> NewSecret {
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let key_id = hex::encode(id);
+    let token = format!("{TOKEN_PREFIX}{key_id}_{}", hex::encode(secret));
+    NewSecret { key_id, token }
+}
+
+/// The authenticated caller of a request, with the model snapshot that
+/// authenticated it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user the key acts as.
+    pub user_id: UserId,
+    /// The key used.
+    pub key: Arc<ApiKey>,
+}
+
+/// Finds the key for a token.
+fn key_for_token(model: &Model, token: &str) -> Option<Arc<ApiKey>> {
+    if let Some(rest) = token.strip_prefix(TOKEN_PREFIX) {
+        let (key_id, _) = rest.split_once('_')?;
+        let key = model.api_key_by_key_id(key_id)?;
+        return secret_matches(token, &key.secret_hash).then(|| key.clone());
+    }
+    // INVARIANT: lookup by the hash of a high-entropy secret reveals nothing
+    // an attacker could time; the map is keyed by a one-way function.
+    model.api_key_by_hash(&hash_secret(token)).cloned()
+}
+
+/// Authenticates a secret token; with `key_id` also given (Yuno's header
+/// pair), the token must belong to that key id.
+pub fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<Caller, ApiError> {
+    let bad = || ApiError::Unauthorized("invalid or unknown API key".into());
+    if token.is_empty() || token.len() > 512 {
+        return Err(bad());
+    }
+    let model = state.engine.snapshot();
+    let key = match key_id {
+        Some(kid) => {
+            let key = model.api_key_by_key_id(kid).cloned().ok_or_else(bad)?;
+            if !secret_matches(token, &key.secret_hash) {
+                return Err(bad());
+            }
+            key
+        }
+        None => key_for_token(&model, token).ok_or_else(bad)?,
+    };
+    let now = OffsetDateTime::now_utc();
+    if key.revoked_at.is_some() {
+        return Err(ApiError::Unauthorized("the API key is revoked".into()));
+    }
+    if key.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::Unauthorized("the API key has expired".into()));
+    }
+    if !model.user(key.user_id).is_some_and(|u| u.is_effective()) {
+        return Err(ApiError::Unauthorized("the key's user is not active".into()));
+    }
+    touch(state, &key, now);
+    Ok(Caller { user_id: key.user_id, key })
+}
+
+/// Records `last_used_at` at most once a minute per key, off the request path.
+fn touch(state: &AppState, key: &ApiKey, now: OffsetDateTime) {
+    let due = match state.key_touches.lock() {
+        Ok(mut m) => {
+            let due = m.get(&key.id).is_none_or(|t| now - *t > time::Duration::minutes(1));
+            if due {
+                m.insert(key.id, now);
+            }
+            due
+        }
+        Err(_) => false,
+    };
+    if due {
+        let store = state.store.clone();
+        let id = key.id;
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_key(id, now).await {
+                tracing::debug!(error = %e, "recording last_used_at failed");
+            }
+        });
+    }
+}
+
+/// The token of an `Authorization: <scheme> <token>` header.
+pub fn scheme_token<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (s, t) = v.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then(|| t.trim())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = scheme_token(&parts.headers, "Bearer")
+            .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <api key>`".into()))?;
+        authenticate(state, None, token)
+    }
+}

@@ -1,0 +1,209 @@
+//! The native surface's error: every failure a handler can meet, each with a
+//! documented status, rendered as `application/problem+json` (RFC 9457) with
+//! the request id. Internal errors are logged with their cause chain and
+//! answered as an opaque 500. Dialects render the same [`ApiError`] in their
+//! own shapes (see `dialects/`).
+
+use crate::request::RequestInfo;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use roster_domain::DomainError;
+use roster_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What went wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A domain rule or validation failed (status per [`DomainError::status`]).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// No or bad credentials (401).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The body is not JSON of the right shape (400), naming the field.
+    #[error("invalid `{field}`: {message}")]
+    BadRequest {
+        /// Field path, or `body`.
+        field: String,
+        /// Explanation.
+        message: String,
+    },
+    /// The body is over the size limit (413).
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The content type is not JSON (415).
+    #[error("expected `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    /// No such route (404).
+    #[error("no route for `{0}`")]
+    NoRoute(String),
+    /// Wrong method for the route (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The index has not reached the requested revision in time (503).
+    #[error("revision {wanted} not reached (at {current}); retry")]
+    RevisionNotReached {
+        /// Requested.
+        wanted: u64,
+        /// Current.
+        current: u64,
+    },
+    /// The server is shutting down or overloaded (503).
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: logged, answered as an opaque 500.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
+impl ApiError {
+    /// Shorthand for a 400 naming a field.
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadRequest { field: field.into(), message: message.into() }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Domain(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NoRoute(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RevisionNotReached { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Domain(e) => e.code(),
+            Self::Unauthorized(_) => "unauthorized",
+            Self::BadRequest { .. } => "invalid_input",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NoRoute(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RevisionNotReached { .. } => "revision_not_reached",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The field the error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Domain(e) => e.field(),
+            Self::BadRequest { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The message shown to clients (never internal details).
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error; the request id identifies it in the server log".to_owned(),
+            Self::Domain(DomainError::Invalid { message, .. }) => message.clone(),
+            Self::BadRequest { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Logs internal errors with their cause chain (once, where rendered).
+    pub fn log(&self, info: &RequestInfo) {
+        if let Self::Internal(e) = self {
+            let mut chain = e.to_string();
+            let mut src = e.source();
+            while let Some(s) = src {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                src = s.source();
+            }
+            tracing::error!(request_id = %info.request_id, path = %info.path, error = %chain, "internal error");
+        }
+    }
+
+    /// Seconds after which a retry may succeed (503s).
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Self::RevisionNotReached { .. } | Self::Unavailable(_) => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// One field error in a problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Dotted path of the field.
+    pub field: String,
+    /// Explanation.
+    pub message: String,
+}
+
+/// RFC 9457 problem document of the native API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary (the status's reason phrase).
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for humans.
+    pub detail: String,
+    /// The request path.
+    pub instance: String,
+    /// Stable machine-readable code.
+    pub error_code: String,
+    /// The request id (also in the `x-request-id` header).
+    pub request_id: String,
+    /// Field errors.
+    pub errors: Vec<FieldError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let info = RequestInfo::current();
+        self.log(&info);
+        let status = self.status();
+        let body = Problem {
+            kind: format!("https://roster.dev/problems/{}", self.code().replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            instance: info.path.clone(),
+            error_code: self.code().to_owned(),
+            request_id: info.request_id.clone(),
+            errors: self
+                .field()
+                .map(|f| vec![FieldError { field: f.to_owned(), message: self.public_message() }])
+                .unwrap_or_default(),
+        };
+        let body = Problem {
+            detail: if matches!(self, Self::Internal(_)) { self.public_message() } else { body.detail },
+            ..body
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(s) = self.retry_after() {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,73 @@
+//! `/v1/api-keys`.
+
+use super::views::ApiKeyView;
+use super::{ctx, no_content, object, Page};
+use crate::auth::{new_secret, Caller};
+use crate::error::{ApiError, Problem};
+use crate::extract::{path_id, Json};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use roster_domain::ops::{self, NewApiKey};
+use roster_domain::{ApiKeyId, DisplayName, Draft, UserId};
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+/// Body of `POST /v1/api-keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// The user the key acts as (yourself, or a user you hold `api_keys:write` for).
+    pub user_id: String,
+    pub name: String,
+    /// RFC 3339; must be in the future.
+    pub expires_at: Option<String>,
+}
+
+/// Create an API key; the secret `key` is in this response only.
+#[utoipa::path(post, path = "/v1/api-keys", request_body = CreateApiKey, tag = "api-keys",
+    responses((status = 201, body = ApiKeyView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create(State(s): State<AppState>, caller: Caller, Json(b): Json<CreateApiKey>) -> Result<Response, ApiError> {
+    let user_id = b.user_id.parse::<UserId>().map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
+    let name = DisplayName::parse_field("name", &b.name)?;
+    let expires_at = b
+        .expires_at
+        .as_deref()
+        .map(|x| OffsetDateTime::parse(x, &Rfc3339).map_err(|_| ApiError::bad_request("expires_at", "not an RFC 3339 timestamp")))
+        .transpose()?;
+    let secret = new_secret();
+    let token = secret.token.clone();
+    let (k, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            ops::create_api_key(
+                d,
+                NewApiKey { user_id, name: name.clone(), expires_at, key_id: secret.key_id.clone(), secret: secret.token.clone() },
+            )
+        })
+        .await?;
+    let mut view = ApiKeyView::from(&*k);
+    view.key = Some(token);
+    Ok(object(StatusCode::CREATED, &view, k.revision, Some(rev)))
+}
+
+/// List the keys the caller manages (never their secrets).
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, body = Page<ApiKeyView>)))]
+pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<axum::Json<Page<ApiKeyView>>, ApiError> {
+    let m = s.engine.snapshot();
+    let c = ctx(&caller);
+    let keys = ops::list_api_keys(&Draft::new(&m, &c));
+    Ok(axum::Json(Page { items: keys.iter().map(|k| ApiKeyView::from(&**k)).collect(), next_cursor: None }))
+}
+
+/// Revoke a key (idempotent).
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys",
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id: ApiKeyId = path_id("id", &id)?;
+    let (_, rev) = s.writer.write(ctx(&caller), move |d| ops::revoke_api_key(d, id)).await?;
+    Ok(no_content(rev))
+}

@@ -1,0 +1,78 @@
+//! `GET /v1/audit-events`: the audit trail, read from the database.
+
+use super::views::AuditEventView;
+use super::{limit, Page};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{path_id, Query};
+use crate::state::AppState;
+use axum::extract::State;
+use roster_domain::catalogue::perms;
+use roster_domain::{rules, DomainError, OrganizationId, Scope, UserId};
+use roster_store::AuditFilter;
+use serde::Deserialize;
+
+/// Query of `GET /v1/audit-events`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub actor_id: Option<String>,
+    pub target_id: Option<String>,
+    pub organization_id: Option<String>,
+    /// Only events with a greater `seq`.
+    pub after: Option<i64>,
+    pub limit: Option<u32>,
+    /// From the previous page's `next_cursor` (same as `after`).
+    pub cursor: Option<String>,
+}
+
+/// Audit events the caller may read (`audit:read` over their organization), by `seq`.
+#[utoipa::path(get, path = "/v1/audit-events", params(AuditQuery), tag = "audit",
+    responses((status = 200, body = Page<AuditEventView>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<axum::Json<Page<AuditEventView>>, ApiError> {
+    let limit = limit(q.limit)?;
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::bad_request("cursor", "not a cursor this list returned"))?),
+        None => q.after,
+    };
+    let m = s.engine.snapshot();
+    let me = caller.user_id;
+    let organization_ids = match q.organization_id.as_deref() {
+        Some(o) => {
+            let o: OrganizationId = path_id("organization_id", o)?;
+            rules::reach(&m, Some(me), o, ("organization", o.to_string()))?;
+            if !m.holds_over(me, perms::audit_read(), &Scope::Organization(o)) {
+                return Err(DomainError::forbidden("requires `audit:read` over the organization").into());
+            }
+            Some(vec![o])
+        }
+        None if m.holds_over(me, perms::audit_read(), &Scope::Global) => None,
+        None => {
+            let orgs: Vec<OrganizationId> = m
+                .grants_of(me)
+                .filter_map(|g| match g.scope {
+                    Scope::Organization(o) if m.grant_gives(g, perms::audit_read()) => Some(o),
+                    _ => None,
+                })
+                .collect();
+            if orgs.is_empty() {
+                return Err(DomainError::forbidden("requires `audit:read` over an organization").into());
+            }
+            Some(orgs)
+        }
+    };
+    let filter = AuditFilter {
+        actor_id: q.actor_id.as_deref().map(|a| path_id::<UserId>("actor_id", a)).transpose()?,
+        target_id: q.target_id.map(|t| roster_domain::truncate(&t)),
+        organization_ids,
+        after,
+        limit: (limit + 1) as u32,
+    };
+    let mut events = s.store.audit_events(&filter).await?;
+    let more = events.len() > limit;
+    events.truncate(limit);
+    Ok(axum::Json(Page {
+        next_cursor: if more { events.last().map(|e| e.seq.to_string()) } else { None },
+        items: events.iter().map(AuditEventView::from).collect(),
+    }))
+}

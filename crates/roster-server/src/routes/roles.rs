@@ -1,0 +1,158 @@
+//! The permission catalogue and roles.
+
+use super::views::{PermissionView, RoleView};
+use super::{ctx, if_match, no_content, object, Page};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{path_id, Json};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use roster_domain::ops::{self, NewPermission, NewRole, Precondition, RolePatch};
+use roster_domain::{Description, DisplayName, Draft, OrganizationId, PermissionCode, RoleId};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// Body of `POST /v1/organizations/{id}/permissions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePermission {
+    /// e.g. `invoices:approve`.
+    pub code: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Body of `POST /v1/organizations/{id}/roles`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    /// Slug, unique in the organization and not a built-in id.
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Permission codes or ids (built-in or of this organization); at most 1000.
+    pub permissions: Vec<String>,
+}
+
+/// Body of `PATCH /v1/organizations/{id}/roles/{role_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRole {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces the permission set.
+    pub permissions: Option<Vec<String>>,
+}
+
+fn check_len(field: &str, v: &[String]) -> Result<(), ApiError> {
+    if v.len() > 1000 {
+        return Err(ApiError::bad_request(field, "must have at most 1000 entries"));
+    }
+    Ok(())
+}
+
+/// List the permission catalogue (built-ins and the custom permissions of reachable organizations).
+#[utoipa::path(get, path = "/v1/permissions", tag = "roles", responses((status = 200, body = Page<PermissionView>)))]
+pub async fn list_permissions(State(s): State<AppState>, caller: Caller) -> Result<axum::Json<Page<PermissionView>>, ApiError> {
+    let m = s.engine.snapshot();
+    let c = ctx(&caller);
+    let items = ops::list_permissions(&Draft::new(&m, &c));
+    Ok(axum::Json(Page { items: items.iter().map(|p| PermissionView::from(&**p)).collect(), next_cursor: None }))
+}
+
+/// Add a custom permission to an organization (`roles:write`).
+#[utoipa::path(post, path = "/v1/organizations/{id}/permissions", request_body = CreatePermission, tag = "roles",
+    responses((status = 201, body = PermissionView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_permission(State(s): State<AppState>, caller: Caller, Path(org): Path<String>, Json(b): Json<CreatePermission>) -> Result<Response, ApiError> {
+    let org: OrganizationId = path_id("id", &org)?;
+    let new = NewPermission {
+        id: None,
+        organization_id: org,
+        code: PermissionCode::parse_field("code", &b.code)?,
+        description: Description::parse_field("description", &b.description)?,
+    };
+    let (p, rev) = s.writer.write(ctx(&caller), move |d| ops::create_permission(d, new.clone())).await?;
+    Ok(object(StatusCode::CREATED, &PermissionView::from(&*p), p.revision, Some(rev)))
+}
+
+/// List the roles usable in an organization (built-ins, read-only, and custom).
+#[utoipa::path(get, path = "/v1/organizations/{id}/roles", tag = "roles",
+    responses((status = 200, body = Page<RoleView>), (status = 404, body = Problem)))]
+pub async fn list(State(s): State<AppState>, caller: Caller, Path(org): Path<String>) -> Result<axum::Json<Page<RoleView>>, ApiError> {
+    let org: OrganizationId = path_id("id", &org)?;
+    let m = s.engine.snapshot();
+    let c = ctx(&caller);
+    let roles = ops::list_roles(&Draft::new(&m, &c), org)?;
+    Ok(axum::Json(Page { items: roles.iter().map(|r| RoleView::new(r, &m)).collect(), next_cursor: None }))
+}
+
+/// Create a custom role (`roles:write`; you must hold each of its permissions).
+#[utoipa::path(post, path = "/v1/organizations/{id}/roles", request_body = CreateRole, tag = "roles",
+    responses((status = 201, body = RoleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub async fn create(State(s): State<AppState>, caller: Caller, Path(org): Path<String>, Json(b): Json<CreateRole>) -> Result<Response, ApiError> {
+    let org: OrganizationId = path_id("id", &org)?;
+    check_len("permissions", &b.permissions)?;
+    let id = RoleId::parse_field("id", &b.id)?;
+    let name = DisplayName::parse_field("name", &b.name)?;
+    let description = Description::parse_field("description", &b.description)?;
+    let refs = b.permissions;
+    let (r, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            let permissions = ops::resolve_permissions(d, Some(org), "permissions", &refs)?;
+            ops::create_role(d, NewRole { organization_id: org, id: id.clone(), name: name.clone(), description: description.clone(), permissions })
+        })
+        .await?;
+    let m = s.engine.snapshot();
+    Ok(object(StatusCode::CREATED, &RoleView::new(&r, &m), r.revision, Some(rev)))
+}
+
+/// Read a role.
+#[utoipa::path(get, path = "/v1/organizations/{id}/roles/{role_id}", tag = "roles",
+    responses((status = 200, body = RoleView), (status = 404, body = Problem)))]
+pub async fn get(State(s): State<AppState>, caller: Caller, Path((org, role)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let org: OrganizationId = path_id("id", &org)?;
+    let role = RoleId::parse_field("role_id", &role)?;
+    let m = s.engine.snapshot();
+    let c = ctx(&caller);
+    let r = ops::get_role(&Draft::new(&m, &c), org, &role)?;
+    Ok(object(StatusCode::OK, &RoleView::new(&r, &m), r.revision, None))
+}
+
+/// Update a custom role.
+#[utoipa::path(patch, path = "/v1/organizations/{id}/roles/{role_id}", request_body = UpdateRole, tag = "roles",
+    responses((status = 200, body = RoleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+pub async fn update(State(s): State<AppState>, caller: Caller, Path((org, role)): Path<(String, String)>, headers: HeaderMap, Json(b): Json<UpdateRole>) -> Result<Response, ApiError> {
+    let org: OrganizationId = path_id("id", &org)?;
+    let role = RoleId::parse_field("role_id", &role)?;
+    let pre = Precondition::if_match(if_match(&headers)?);
+    if let Some(p) = &b.permissions {
+        check_len("permissions", p)?;
+    }
+    let name = b.name.as_deref().map(|x| DisplayName::parse_field("name", x)).transpose()?;
+    let description = b.description.as_deref().map(|x| Description::parse_field("description", x)).transpose()?;
+    let refs = b.permissions;
+    let (r, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            let permissions = refs.as_ref().map(|r| ops::resolve_permissions(d, Some(org), "permissions", r)).transpose()?;
+            ops::update_role(d, org, &role, RolePatch { name: name.clone(), description: description.clone(), permissions }, pre)
+        })
+        .await?;
+    let m = s.engine.snapshot();
+    Ok(object(StatusCode::OK, &RoleView::new(&r, &m), r.revision, Some(rev)))
+}
+
+/// Delete a custom role no grant uses.
+#[utoipa::path(delete, path = "/v1/organizations/{id}/roles/{role_id}", tag = "roles",
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete(State(s): State<AppState>, caller: Caller, Path((org, role)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let org: OrganizationId = path_id("id", &org)?;
+    let role = RoleId::parse_field("role_id", &role)?;
+    let pre = Precondition::if_match(if_match(&headers)?);
+    let ((), rev) = s.writer.write(ctx(&caller), move |d| ops::delete_role(d, org, &role, pre)).await?;
+    Ok(no_content(rev))
+}

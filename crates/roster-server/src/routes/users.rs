@@ -1,0 +1,149 @@
+//! `/v1/users`.
+
+use super::views::{PhoneView, SettingsView, UserView};
+use super::{ctx, cursor, double_option, if_match, limit, no_content, object, page, Page};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{path_id, Json, Query};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use roster_domain::ops::{self, NewUser, Precondition, UserFilter, UserPatch};
+use roster_domain::{AccountId, Draft, Email, OrganizationId, PersonName, UserId, UserStatus};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Body of `POST /v1/users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Home organization.
+    pub organization_id: String,
+    /// Unique (case-insensitive), at most 255 characters.
+    pub email: String,
+    /// 1..100 characters.
+    pub first_name: Option<String>,
+    /// 1..100 characters.
+    pub last_name: Option<String>,
+    pub phone: Option<PhoneView>,
+    pub settings: Option<SettingsView>,
+    #[serde(default)]
+    pub external_ids: BTreeMap<String, String>,
+    /// `active` (default), `invited` or `disabled`.
+    pub status: Option<String>,
+}
+
+/// Body of `PATCH /v1/users/{id}`: absent fields are left alone, `null`
+/// clears a nullable field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable)]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable)]
+    pub last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable)]
+    pub phone: Option<Option<PhoneView>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable)]
+    pub settings: Option<Option<SettingsView>>,
+    pub external_ids: Option<BTreeMap<String, String>>,
+    pub status: Option<String>,
+}
+
+/// Query of `GET /v1/users`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsers {
+    pub organization_id: Option<String>,
+    pub account_id: Option<String>,
+    pub email: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn opt_name(field: &str, v: Option<String>) -> Result<Option<PersonName>, ApiError> {
+    Ok(v.as_deref().map(|x| PersonName::parse_field(field, x)).transpose()?)
+}
+
+/// Create a user (`users:write` over the organization).
+#[utoipa::path(post, path = "/v1/users", request_body = CreateUser, tag = "users",
+    responses((status = 201, body = UserView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub async fn create(State(s): State<AppState>, caller: Caller, Json(b): Json<CreateUser>) -> Result<Response, ApiError> {
+    let new = NewUser {
+        id: None,
+        organization_id: b.organization_id.parse::<OrganizationId>().map_err(|_| ApiError::bad_request("organization_id", "not a UUID"))?,
+        email: Email::parse_field("email", &b.email)?,
+        first_name: opt_name("first_name", b.first_name)?,
+        last_name: opt_name("last_name", b.last_name)?,
+        phone: b.phone.map(Into::into),
+        settings: b.settings.map(Into::into),
+        external_ids: b.external_ids,
+        status: b.status.as_deref().map(|x| UserStatus::parse("status", x)).transpose()?,
+    };
+    let (u, rev) = s.writer.write(ctx(&caller), move |d| ops::create_user(d, new.clone())).await?;
+    Ok(object(StatusCode::CREATED, &UserView::from(&*u), u.revision, Some(rev)))
+}
+
+/// List users the caller may read (filters: `organization_id`, `account_id`, `email`).
+#[utoipa::path(get, path = "/v1/users", params(ListUsers), tag = "users",
+    responses((status = 200, body = Page<UserView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<ListUsers>) -> Result<axum::Json<Page<UserView>>, ApiError> {
+    let limit = limit(q.limit)?;
+    let after = cursor::<UserId>(q.cursor.as_deref())?;
+    let filter = UserFilter {
+        organization_id: q.organization_id.as_deref().map(|x| path_id::<OrganizationId>("organization_id", x)).transpose()?,
+        account_id: q.account_id.as_deref().map(|x| path_id::<AccountId>("account_id", x)).transpose()?,
+        email: q.email,
+    };
+    let m = s.engine.snapshot();
+    let c = ctx(&caller);
+    let items = ops::list_users(&Draft::new(&m, &c), &filter, after, limit + 1)?;
+    Ok(axum::Json(page(items, limit, |u| u.id.to_string(), |u| UserView::from(&**u))))
+}
+
+/// Read a user.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users",
+    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+pub async fn get(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id: UserId = path_id("id", &id)?;
+    let m = s.engine.snapshot();
+    let c = ctx(&caller);
+    let u = ops::get_user(&Draft::new(&m, &c), id)?;
+    Ok(object(StatusCode::OK, &UserView::from(&*u), u.revision, None))
+}
+
+/// Update a user (partial; users may edit their own profile fields).
+#[utoipa::path(patch, path = "/v1/users/{id}", request_body = UpdateUser, tag = "users",
+    responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+pub async fn update(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap, Json(b): Json<UpdateUser>) -> Result<Response, ApiError> {
+    let id: UserId = path_id("id", &id)?;
+    let pre = Precondition::if_match(if_match(&headers)?);
+    let patch = UserPatch {
+        email: b.email.as_deref().map(|x| Email::parse_field("email", x)).transpose()?,
+        first_name: b.first_name.map(|v| opt_name("first_name", v)).transpose()?,
+        last_name: b.last_name.map(|v| opt_name("last_name", v)).transpose()?,
+        phone: b.phone.map(|v| v.map(Into::into)),
+        settings: b.settings.map(|v| v.map(Into::into)),
+        external_ids: b.external_ids,
+        status: b.status.as_deref().map(|x| UserStatus::parse("status", x)).transpose()?,
+    };
+    let (u, rev) = s.writer.write(ctx(&caller), move |d| ops::update_user(d, id, patch.clone(), pre)).await?;
+    Ok(object(StatusCode::OK, &UserView::from(&*u), u.revision, Some(rev)))
+}
+
+/// Soft-delete a user.
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users",
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let id: UserId = path_id("id", &id)?;
+    let pre = Precondition::if_match(if_match(&headers)?);
+    let ((), rev) = s.writer.write(ctx(&caller), move |d| ops::delete_user(d, id, pre)).await?;
+    Ok(no_content(rev))
+}

@@ -1,0 +1,430 @@
+//! Response bodies of the native API: the wire view of each entity.
+
+use roster_domain as d;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// RFC 3339 text of a timestamp.
+pub fn ts(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn ots(t: Option<OffsetDateTime>) -> Option<String> {
+    t.map(ts)
+}
+
+/// An organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub revision: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&d::Organization> for OrganizationView {
+    fn from(o: &d::Organization) -> Self {
+        Self {
+            id: o.id.0,
+            name: o.name.to_string(),
+            slug: o.slug.to_string(),
+            revision: o.revision,
+            created_at: ts(o.created_at),
+            updated_at: ts(o.updated_at),
+        }
+    }
+}
+
+/// An account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    /// `client`, `vendor` or `operations`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub revision: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&d::Account> for AccountView {
+    fn from(a: &d::Account) -> Self {
+        Self {
+            id: a.id.0,
+            organization_id: a.organization_id.0,
+            name: a.name.to_string(),
+            kind: a.kind.as_str().to_owned(),
+            status: a.status.as_str().to_owned(),
+            revision: a.revision,
+            created_at: ts(a.created_at),
+            updated_at: ts(a.updated_at),
+        }
+    }
+}
+
+/// A phone number.
+#[derive(Debug, Serialize, ToSchema, serde::Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneView {
+    pub prefix: Option<String>,
+    pub number: Option<String>,
+}
+
+/// Number formatting.
+#[derive(Debug, Serialize, ToSchema, serde::Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NumberFormatView {
+    pub decimal_separator: Option<String>,
+    pub group_separator: Option<String>,
+}
+
+/// User settings.
+#[derive(Debug, Serialize, ToSchema, serde::Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsView {
+    pub culture_code: Option<String>,
+    pub language_code: Option<String>,
+    pub time_zone: Option<String>,
+    pub date_format: Option<String>,
+    pub time_format: Option<String>,
+    pub number_format: Option<NumberFormatView>,
+}
+
+impl From<&d::Phone> for PhoneView {
+    fn from(p: &d::Phone) -> Self {
+        Self { prefix: p.prefix.clone(), number: p.number.clone() }
+    }
+}
+impl From<PhoneView> for d::Phone {
+    fn from(p: PhoneView) -> Self {
+        Self { prefix: p.prefix, number: p.number }
+    }
+}
+impl From<&d::Settings> for SettingsView {
+    fn from(s: &d::Settings) -> Self {
+        Self {
+            culture_code: s.culture_code.clone(),
+            language_code: s.language_code.clone(),
+            time_zone: s.time_zone.clone(),
+            date_format: s.date_format.clone(),
+            time_format: s.time_format.clone(),
+            number_format: s.number_format.as_ref().map(|n| NumberFormatView {
+                decimal_separator: n.decimal_separator.clone(),
+                group_separator: n.group_separator.clone(),
+            }),
+        }
+    }
+}
+impl From<SettingsView> for d::Settings {
+    fn from(s: SettingsView) -> Self {
+        Self {
+            culture_code: s.culture_code,
+            language_code: s.language_code,
+            time_zone: s.time_zone,
+            date_format: s.date_format,
+            time_format: s.time_format,
+            number_format: s.number_format.map(|n| d::NumberFormat {
+                decimal_separator: n.decimal_separator,
+                group_separator: n.group_separator,
+            }),
+        }
+    }
+}
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<PhoneView>,
+    pub settings: Option<SettingsView>,
+    pub external_ids: BTreeMap<String, String>,
+    /// `active`, `invited` or `disabled`.
+    pub status: String,
+    pub created_at: String,
+    pub created_by: Option<Uuid>,
+    pub updated_at: String,
+    pub updated_by: Option<Uuid>,
+    pub deleted_at: Option<String>,
+    pub revision: u64,
+}
+
+impl From<&d::User> for UserView {
+    fn from(u: &d::User) -> Self {
+        Self {
+            id: u.id.0,
+            organization_id: u.organization_id.0,
+            email: u.email.to_string(),
+            first_name: u.first_name.as_ref().map(|n| n.to_string()),
+            last_name: u.last_name.as_ref().map(|n| n.to_string()),
+            phone: u.phone.as_ref().map(PhoneView::from),
+            settings: u.settings.as_ref().map(SettingsView::from),
+            external_ids: u.external_ids.clone(),
+            status: u.status.as_str().to_owned(),
+            created_at: ts(u.created_at),
+            created_by: u.created_by.map(|x| x.0),
+            updated_at: ts(u.updated_at),
+            updated_by: u.updated_by.map(|x| x.0),
+            deleted_at: ots(u.deleted_at),
+            revision: u.revision,
+        }
+    }
+}
+
+/// A membership.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub account_id: Uuid,
+    /// `invited`, `active` or `disabled`.
+    pub status: String,
+    pub groups: Vec<String>,
+    pub invited_at: Option<String>,
+    pub joined_at: Option<String>,
+    pub last_access_at: Option<String>,
+    pub revision: u64,
+}
+
+impl From<&d::Membership> for MembershipView {
+    fn from(m: &d::Membership) -> Self {
+        Self {
+            id: m.id.0,
+            user_id: m.user_id.0,
+            account_id: m.account_id.0,
+            status: m.status.as_str().to_owned(),
+            groups: m.groups.clone(),
+            invited_at: ots(m.invited_at),
+            joined_at: ots(m.joined_at),
+            last_access_at: ots(m.last_access_at),
+            revision: m.revision,
+        }
+    }
+}
+
+/// A permission of the catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionView {
+    pub id: Uuid,
+    pub code: String,
+    pub description: String,
+    /// `null` for built-ins.
+    pub organization_id: Option<Uuid>,
+    pub builtin: bool,
+    pub revision: u64,
+}
+
+impl From<&d::Permission> for PermissionView {
+    fn from(p: &d::Permission) -> Self {
+        Self {
+            id: p.id.0,
+            code: p.code.to_string(),
+            description: p.description.clone(),
+            organization_id: p.organization_id.map(|o| o.0),
+            builtin: p.organization_id.is_none(),
+            revision: p.revision,
+        }
+    }
+}
+
+/// A role with its permission codes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `null` for built-ins.
+    pub organization_id: Option<Uuid>,
+    pub builtin: bool,
+    /// Permission codes, sorted.
+    pub permissions: Vec<String>,
+    pub revision: u64,
+}
+
+impl RoleView {
+    /// The view of `r`, resolving permission codes through `m`.
+    pub fn new(r: &d::Role, m: &d::Model) -> Self {
+        let mut permissions: Vec<String> =
+            r.permissions.iter().filter_map(|p| m.permission(*p).map(|p| p.code.to_string())).collect();
+        permissions.sort();
+        Self {
+            id: r.id.to_string(),
+            name: r.name.to_string(),
+            description: r.description.clone(),
+            organization_id: r.organization_id.map(|o| o.0),
+            builtin: r.is_builtin(),
+            permissions,
+            revision: r.revision,
+        }
+    }
+}
+
+/// A scope on the wire.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeView {
+    /// `global`, `organization`, `accounts` or `account`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The organization (for `organization`, `accounts`) or account id; absent for `global`.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+impl From<&d::Scope> for ScopeView {
+    fn from(s: &d::Scope) -> Self {
+        let id = match s {
+            d::Scope::Global => None,
+            d::Scope::Organization(o) | d::Scope::Accounts(o) => Some(o.to_string()),
+            d::Scope::Account(a) => Some(a.to_string()),
+        };
+        Self { kind: s.kind().to_owned(), id }
+    }
+}
+
+impl ScopeView {
+    /// Parses into a domain scope, naming `scope.type` / `scope.id`.
+    pub fn parse(&self) -> Result<d::Scope, d::DomainError> {
+        let id = |what: &str| -> Result<Uuid, d::DomainError> {
+            let raw = self.id.as_deref().ok_or_else(|| d::DomainError::invalid("scope.id", format!("required for `{what}` scopes")))?;
+            Uuid::parse_str(raw).map_err(|_| d::DomainError::invalid("scope.id", format!("`{}` is not a UUID", d::truncate(raw))))
+        };
+        match self.kind.as_str() {
+            "global" => {
+                if self.id.is_some() {
+                    return Err(d::DomainError::invalid("scope.id", "must be absent for `global` scopes"));
+                }
+                Ok(d::Scope::Global)
+            }
+            "organization" => Ok(d::Scope::Organization(id("organization")?.into())),
+            "accounts" => Ok(d::Scope::Accounts(id("accounts")?.into())),
+            "account" => Ok(d::Scope::Account(id("account")?.into())),
+            other => Err(d::DomainError::invalid(
+                "scope.type",
+                format!("`{}` is not one of `global`, `organization`, `accounts`, `account`", d::truncate(other)),
+            )),
+        }
+    }
+}
+
+/// A grant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// Set when the grant hands out a role.
+    pub role_id: Option<String>,
+    /// Set when the grant hands out one permission.
+    pub permission_id: Option<Uuid>,
+    /// The permission's code, when `permission_id` is set.
+    pub permission: Option<String>,
+    pub scope: ScopeView,
+    pub created_at: String,
+    pub created_by: Option<Uuid>,
+    pub revision: u64,
+}
+
+impl GrantView {
+    /// The view of `g`.
+    pub fn new(g: &d::Grant, m: &d::Model) -> Self {
+        let (role_id, permission_id) = match &g.target {
+            d::GrantTarget::Role(k) => (Some(k.id.to_string()), None),
+            d::GrantTarget::Permission(p) => (None, Some(*p)),
+        };
+        Self {
+            id: g.id.0,
+            user_id: g.user_id.0,
+            role_id,
+            permission: permission_id.and_then(|p| m.permission(p).map(|p| p.code.to_string())),
+            permission_id: permission_id.map(|p| p.0),
+            scope: ScopeView::from(&g.scope),
+            created_at: ts(g.created_at),
+            created_by: g.created_by.map(|u| u.0),
+            revision: g.revision,
+        }
+    }
+}
+
+/// An API key (the secret appears only in the creation response).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    /// Public key id.
+    pub key_id: String,
+    /// The secret, only when just created. Send it as `Authorization: Bearer <key>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub user_id: Uuid,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub revision: u64,
+}
+
+impl From<&d::ApiKey> for ApiKeyView {
+    fn from(k: &d::ApiKey) -> Self {
+        Self {
+            id: k.id.0,
+            key_id: k.key_id.clone(),
+            key: None,
+            user_id: k.user_id.0,
+            name: k.name.to_string(),
+            created_at: ts(k.created_at),
+            expires_at: ots(k.expires_at),
+            revoked_at: ots(k.revoked_at),
+            revision: k.revision,
+        }
+    }
+}
+
+/// An audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub seq: i64,
+    pub at: String,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub organization_id: Option<Uuid>,
+    pub account_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+    pub revision: u64,
+}
+
+impl From<&d::AuditEvent> for AuditEventView {
+    fn from(e: &d::AuditEvent) -> Self {
+        Self {
+            seq: e.seq,
+            at: ts(e.at),
+            actor_id: e.actor_id.map(|u| u.0),
+            action: e.action.clone(),
+            target_type: e.target_type.clone(),
+            target_id: e.target_id.clone(),
+            organization_id: e.organization_id.map(|o| o.0),
+            account_id: e.account_id.map(|a| a.0),
+            before: e.before.clone(),
+            after: e.after.clone(),
+            request_id: e.request_id.clone(),
+            revision: e.revision,
+        }
+    }
+}
