@@ -16,21 +16,42 @@ pub const PERMISSION_NAMESPACE: Uuid = Uuid::from_bytes([
 /// Codes of the built-in permissions, with descriptions.
 pub const BUILTIN_PERMISSIONS: &[(&str, &str)] = &[
     ("organizations:read", "read organizations"),
-    ("organizations:write", "create, change and delete organizations"),
+    (
+        "organizations:write",
+        "create, change and delete organizations",
+    ),
     ("accounts:read", "read accounts"),
     ("accounts:write", "create, change and delete accounts"),
     ("users:read", "read users and memberships"),
-    ("users:write", "create, change and delete users and memberships"),
+    (
+        "users:write",
+        "create, change and delete users and memberships",
+    ),
     ("roles:read", "read roles and custom permissions"),
-    ("roles:write", "create, change and delete custom roles and permissions"),
+    (
+        "roles:write",
+        "create, change and delete custom roles and permissions",
+    ),
     ("grants:read", "read grants"),
     ("grants:write", "create and remove grants"),
-    ("api_keys:write", "create and revoke API keys for other users"),
+    (
+        "api_keys:write",
+        "create and revoke API keys for other users",
+    ),
     ("audit:read", "read the audit trail"),
-    ("authz:check", "ask authorization questions about other users"),
+    (
+        "authz:check",
+        "ask authorization questions about other users",
+    ),
     ("edit_org_users", "Crux: edit the users of an organization"),
-    ("account:role:write", "Fynn: change the role of an account membership"),
-    ("platform:accounts:manage", "SoftwareOne: manage every account user of the organization"),
+    (
+        "account:role:write",
+        "Fynn: change the role of an account membership",
+    ),
+    (
+        "platform:accounts:manage",
+        "SoftwareOne: manage every account user of the organization",
+    ),
 ];
 
 /// The id of a built-in permission code.
@@ -92,13 +113,23 @@ fn all_codes() -> Vec<&'static str> {
     BUILTIN_PERMISSIONS.iter().map(|(c, _)| *c).collect()
 }
 
-const READS: &[&str] =
-    &["organizations:read", "accounts:read", "users:read", "roles:read", "grants:read", "audit:read"];
+const READS: &[&str] = &[
+    "organizations:read",
+    "accounts:read",
+    "users:read",
+    "roles:read",
+    "grants:read",
+    "audit:read",
+];
 
 /// The built-in roles, global and read-only.
 pub fn builtin_roles() -> Vec<Role> {
     let all = all_codes();
-    let admin: Vec<&str> = all.iter().copied().filter(|c| *c != "organizations:write").collect();
+    let admin: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|c| *c != "organizations:write")
+        .collect();
     let mut member: Vec<&str> = READS.to_vec();
     member.push("authz:check");
     let mut support: Vec<&str> = READS.to_vec();
@@ -106,27 +137,67 @@ pub fn builtin_roles() -> Vec<Role> {
     let mut system_support = support.clone();
     system_support.extend(["accounts:write", "edit_org_users"]);
     let defs: Vec<(&str, &str, &str, BTreeSet<PermissionId>)> = vec![
-        ("owner", "Owner", "every permission, including organizations:write", set(&all)),
-        ("admin", "Admin", "every permission but organizations:write", set(&admin)),
-        ("member", "Member", "read everything and ask authorization questions", set(&member)),
+        (
+            "owner",
+            "Owner",
+            "every permission, including organizations:write",
+            set(&all),
+        ),
+        (
+            "admin",
+            "Admin",
+            "every permission but organizations:write",
+            set(&admin),
+        ),
+        (
+            "member",
+            "Member",
+            "read everything and ask authorization questions",
+            set(&member),
+        ),
         ("viewer", "Viewer", "read everything", set(READS)),
-        ("system_admin", "System admin (Lexful)", "Lexful: every permission", set(&all)),
+        (
+            "system_admin",
+            "System admin (Lexful)",
+            "Lexful: every permission",
+            set(&all),
+        ),
         (
             "system_support",
             "System support (Lexful)",
             "Lexful: read everything, edit users and accounts",
             set(&system_support),
         ),
-        ("support", "Support (Lexful)", "Lexful: read everything and edit users", set(&support)),
+        (
+            "support",
+            "Support (Lexful)",
+            "Lexful: read everything and edit users",
+            set(&support),
+        ),
         (
             "organization_viewer",
             "Organization viewer (Lexful)",
             "Lexful: read the organization, its accounts and users",
             set(&["organizations:read", "accounts:read", "users:read"]),
         ),
-        ("administrator", "Administrator (Fynn)", "Fynn: same as admin", set(&admin)),
-        ("account", "Account (Fynn)", "Fynn: same as member", set(&member)),
-        ("read-only", "Read-only (Fynn)", "Fynn: same as viewer", set(READS)),
+        (
+            "administrator",
+            "Administrator (Fynn)",
+            "Fynn: same as admin",
+            set(&admin),
+        ),
+        (
+            "account",
+            "Account (Fynn)",
+            "Fynn: same as member",
+            set(&member),
+        ),
+        (
+            "read-only",
+            "Read-only (Fynn)",
+            "Fynn: same as viewer",
+            set(READS),
+        ),
     ];
     defs.into_iter()
         .filter_map(|(id, name, desc, permissions)| {
@@ -160,7 +231,14 @@ mod tests {
     #[test]
     fn role_hierarchy() {
         let roles = builtin_roles();
-        let get = |id: &str| roles.iter().find(|r| r.id.as_str() == id).unwrap().permissions.clone();
+        let get = |id: &str| {
+            roles
+                .iter()
+                .find(|r| r.id.as_str() == id)
+                .unwrap()
+                .permissions
+                .clone()
+        };
         assert!(get("owner").is_superset(&get("admin")));
         assert!(get("admin").is_superset(&get("member")));
         assert!(get("member").is_superset(&get("viewer")));

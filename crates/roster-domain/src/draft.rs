@@ -27,11 +27,19 @@ pub struct Context {
 impl Context {
     /// A system context (no actor: rules are not applied).
     pub fn system(now: OffsetDateTime) -> Self {
-        Self { actor: None, request_id: None, now }
+        Self {
+            actor: None,
+            request_id: None,
+            now,
+        }
     }
     /// A context acting as `user`.
     pub fn user(user: UserId, request_id: Option<String>, now: OffsetDateTime) -> Self {
-        Self { actor: Some(user), request_id, now }
+        Self {
+            actor: Some(user),
+            request_id,
+            now,
+        }
     }
 }
 
@@ -150,7 +158,11 @@ impl<'c> Draft<'c> {
                 });
             }
         }
-        let revision = if self.changes.is_empty() { self.base.revision() } else { self.revision };
+        let revision = if self.changes.is_empty() {
+            self.base.revision()
+        } else {
+            self.revision
+        };
         self.model.set_revision(revision);
         let actor = self.ctx.actor;
         let request_id = self.ctx.request_id.clone();
@@ -173,7 +185,12 @@ impl<'c> Draft<'c> {
                 revision,
             })
             .collect();
-        Ok(Outcome { model: self.model, changes: self.changes, audit, revision })
+        Ok(Outcome {
+            model: self.model,
+            changes: self.changes,
+            audit,
+            revision,
+        })
     }
 
     // ----- authorization shorthands (the rules live in `rules`) -----------
@@ -189,7 +206,11 @@ impl<'c> Draft<'c> {
     }
 
     /// See [`rules::reach`].
-    pub fn reach(&self, org: OrganizationId, not_found: (&'static str, String)) -> Result<(), DomainError> {
+    pub fn reach(
+        &self,
+        org: OrganizationId,
+        not_found: (&'static str, String),
+    ) -> Result<(), DomainError> {
         rules::reach(&self.model, self.ctx.actor, org, not_found)
     }
 }

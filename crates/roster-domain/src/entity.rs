@@ -48,7 +48,10 @@ impl AccountType {
             "operations" => Ok(Self::Operations),
             _ => Err(crate::DomainError::invalid(
                 field,
-                format!("`{}` is not one of `client`, `vendor`, `operations`", truncate(s)),
+                format!(
+                    "`{}` is not one of `client`, `vendor`, `operations`",
+                    truncate(s)
+                ),
             )),
         }
     }
@@ -138,7 +141,10 @@ impl UserStatus {
             "disabled" => Ok(Self::Disabled),
             _ => Err(crate::DomainError::invalid(
                 field,
-                format!("`{}` is not one of `active`, `invited`, `disabled`", truncate(s)),
+                format!(
+                    "`{}` is not one of `active`, `invited`, `disabled`",
+                    truncate(s)
+                ),
             )),
         }
     }
@@ -235,7 +241,10 @@ impl MembershipStatus {
             "disabled" => Ok(Self::Disabled),
             _ => Err(crate::DomainError::invalid(
                 field,
-                format!("`{}` is not one of `invited`, `active`, `disabled`", truncate(s)),
+                format!(
+                    "`{}` is not one of `invited`, `active`, `disabled`",
+                    truncate(s)
+                ),
             )),
         }
     }
@@ -316,7 +325,10 @@ pub struct Role {
 impl Role {
     /// The map key.
     pub fn key(&self) -> RoleKey {
-        RoleKey { organization_id: self.organization_id, id: self.id.clone() }
+        RoleKey {
+            organization_id: self.organization_id,
+            id: self.id.clone(),
+        }
     }
     /// Whether this is a read-only built-in role.
     pub fn is_builtin(&self) -> bool {

@@ -71,19 +71,30 @@ pub enum DomainError {
 impl DomainError {
     /// Shorthand for [`DomainError::Invalid`].
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid { field: field.into(), message: message.into() }
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
     /// Shorthand for [`DomainError::NotFound`].
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        Self::NotFound { kind, id: id.to_string() }
+        Self::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
     /// Shorthand for [`DomainError::Forbidden`].
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::Forbidden { message: message.into() }
+        Self::Forbidden {
+            message: message.into(),
+        }
     }
     /// Shorthand for [`DomainError::Conflict`].
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Conflict { field: field.into(), message: message.into() }
+        Self::Conflict {
+            field: field.into(),
+            message: message.into(),
+        }
     }
     /// The field this error is about, if any.
     pub fn field(&self) -> Option<&str> {

@@ -7,11 +7,22 @@
 //! [`Model::apply`], fed either by a write that just committed or by the
 //! change log another replica wrote.
 
+//!
+//! Next to the entities it keeps a decision index ([`index`]): per user, the
+//! grants compiled for checks, so that [`Model::decide`], [`Model::holds_over`]
+//! and the engine's checks cost a few hash probes and a scan of that user's
+//! grants, whatever the size of the data set.
+
+mod index;
+
+pub use index::{Holder, PermIndex};
+
 use crate::catalogue::{builtin_permissions, builtin_roles};
 use crate::entity::*;
 use crate::ids::*;
 use crate::scope::{Scope, Target};
 use imbl::{HashMap, OrdMap, OrdSet};
+use index::{Decider, FastMap, PermSet, Slot, UserState};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -19,6 +30,10 @@ use std::sync::Arc;
 /// per revision; applying them in order reproduces the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "changes are built once and moved into a commit; boxing the large ones would add an allocation to each"
+)]
 pub enum Change {
     /// Create or replace an organization.
     PutOrganization(Organization),
@@ -66,11 +81,28 @@ pub struct Model {
     members_by_account: HashMap<AccountId, OrdSet<UserId>>,
     accounts_by_user: HashMap<UserId, OrdSet<AccountId>>,
     permissions: OrdMap<PermissionId, Arc<Permission>>,
-    permission_by_code: HashMap<(Option<OrganizationId>, String), PermissionId>,
+    /// Codes by owner (`None` for the built-ins), so a look-up by `&str`
+    /// allocates nothing.
+    permission_by_code: HashMap<Option<OrganizationId>, HashMap<String, PermissionId>>,
     roles: OrdMap<RoleKey, Arc<Role>>,
     grants: OrdMap<GrantId, Arc<Grant>>,
-    grants_by_user: HashMap<UserId, OrdMap<GrantId, Arc<Grant>>>,
     org_level_grants: HashMap<OrganizationId, OrdSet<GrantId>>,
+    // ----- the decision index (see `index`) -----
+    /// Per user: state and compiled grants (also what `grants_of` reads).
+    deciders: FastMap<UserId, Decider>,
+    /// Per account: its organization and status.
+    account_facts: FastMap<AccountId, (OrganizationId, AccountStatus)>,
+    /// Interned permissions (never removed, never reused).
+    perm_index: FastMap<PermissionId, u32>,
+    perm_count: u32,
+    /// Each role's permissions, compiled.
+    role_sets: HashMap<RoleKey, PermSet>,
+    /// Holders of custom roles (to recompile when a role changes).
+    role_holders: HashMap<RoleKey, OrdSet<UserId>>,
+    /// Users holding at least one `global` grant.
+    global_holders: OrdSet<UserId>,
+    /// Users holding a grant in an organization other than their home one.
+    foreign_holders: HashMap<OrganizationId, OrdSet<UserId>>,
     api_keys: OrdMap<ApiKeyId, Arc<ApiKey>>,
     api_key_by_key_id: HashMap<String, ApiKeyId>,
     api_key_by_hash: HashMap<String, ApiKeyId>,
@@ -107,11 +139,10 @@ impl Model {
     pub fn new() -> Self {
         let mut m = Self::default();
         for p in builtin_permissions() {
-            m.permission_by_code.insert((None, p.code.as_str().to_owned()), p.id);
-            m.permissions.insert(p.id, Arc::new(p));
+            m.apply(&Change::PutPermission(p));
         }
         for r in builtin_roles() {
-            m.roles.insert(r.key(), Arc::new(r));
+            m.apply(&Change::PutRole(r));
         }
         m
     }
@@ -126,7 +157,10 @@ impl Model {
         self.revision = rev;
     }
 
-    /// Applies one committed change.
+    /// Applies one committed change. Costs O(log n) per entity touched; a
+    /// grant change also copies its holder's compiled grants (O(grants of
+    /// that user)), and a change of a role's permissions recompiles every
+    /// holder of that role (O(holders × their grants)).
     pub fn apply(&mut self, change: &Change) {
         match change {
             Change::PutOrganization(o) => {
@@ -143,18 +177,30 @@ impl Model {
                 }
             }
             Change::PutAccount(a) => {
+                if let Some(old) = self.accounts.get(&a.id) {
+                    if old.organization_id != a.organization_id {
+                        let old_org = old.organization_id;
+                        set_remove(&mut self.accounts_by_org, &old_org, &a.id);
+                    }
+                }
                 set_insert(&mut self.accounts_by_org, a.organization_id, a.id);
+                self.account_facts
+                    .insert(a.id, (a.organization_id, a.status));
                 self.accounts.insert(a.id, Arc::new(a.clone()));
             }
             Change::DeleteAccount(id) => {
                 if let Some(old) = self.accounts.remove(id) {
                     set_remove(&mut self.accounts_by_org, &old.organization_id, id);
                 }
+                self.account_facts.remove(id);
             }
             Change::PutUser(u) => {
                 if let Some(old) = self.users.get(&u.id).cloned() {
                     if self.user_by_email.get(&old.email.key()) == Some(&u.id) {
                         self.user_by_email.remove(&old.email.key());
+                    }
+                    if old.organization_id != u.organization_id {
+                        set_remove(&mut self.users_by_org, &old.organization_id, &u.id);
                     }
                 }
                 if u.deleted_at.is_none() {
@@ -162,65 +208,290 @@ impl Model {
                 }
                 set_insert(&mut self.users_by_org, u.organization_id, u.id);
                 self.users.insert(u.id, Arc::new(u.clone()));
+                let state = if u.is_effective() {
+                    UserState::Effective
+                } else {
+                    UserState::Inactive
+                };
+                let home = Some(u.organization_id);
+                let before = self
+                    .deciders
+                    .get(&u.id)
+                    .map(|d| (d.home, self.foreign_orgs(d)));
+                self.update_decider(u.id, |d| {
+                    d.state = state;
+                    d.home = home;
+                });
+                // A new home organization changes which of the user's grants lie abroad.
+                if let Some((_, old_foreign)) = before.filter(|(h, _)| *h != home) {
+                    let new_foreign = self
+                        .deciders
+                        .get(&u.id)
+                        .map(|d| self.foreign_orgs(d))
+                        .unwrap_or_default();
+                    for o in old_foreign.iter().filter(|o| !new_foreign.contains(o)) {
+                        set_remove(&mut self.foreign_holders, o, &u.id);
+                    }
+                    for o in new_foreign.iter().filter(|o| !old_foreign.contains(o)) {
+                        set_insert(&mut self.foreign_holders, *o, u.id);
+                    }
+                }
             }
             Change::PutMembership(m) => {
-                self.membership_by_pair.insert((m.user_id, m.account_id), m.id);
+                self.membership_by_pair
+                    .insert((m.user_id, m.account_id), m.id);
                 set_insert(&mut self.members_by_account, m.account_id, m.user_id);
                 set_insert(&mut self.accounts_by_user, m.user_id, m.account_id);
                 self.memberships.insert(m.id, Arc::new(m.clone()));
             }
             Change::DeleteMembership(id) => {
                 if let Some(old) = self.memberships.remove(id) {
-                    self.membership_by_pair.remove(&(old.user_id, old.account_id));
+                    self.membership_by_pair
+                        .remove(&(old.user_id, old.account_id));
                     set_remove(&mut self.members_by_account, &old.account_id, &old.user_id);
                     set_remove(&mut self.accounts_by_user, &old.user_id, &old.account_id);
                 }
             }
             Change::PutPermission(p) => {
-                self.permission_by_code.insert((p.organization_id, p.code.as_str().to_owned()), p.id);
+                if let Some(old) = self.permissions.get(&p.id).cloned() {
+                    self.remove_code(old.organization_id, old.code.as_str(), p.id);
+                }
+                self.permission_by_code
+                    .entry(p.organization_id)
+                    .or_default()
+                    .insert(p.code.as_str().to_owned(), p.id);
+                self.intern(p.id);
                 self.permissions.insert(p.id, Arc::new(p.clone()));
             }
             Change::DeletePermission(id) => {
                 if let Some(old) = self.permissions.remove(id) {
-                    self.permission_by_code.remove(&(old.organization_id, old.code.as_str().to_owned()));
+                    self.remove_code(old.organization_id, old.code.as_str(), *id);
                 }
             }
             Change::PutRole(r) => {
-                self.roles.insert(r.key(), Arc::new(r.clone()));
+                let key = r.key();
+                let set = self.compile_role(r);
+                self.roles.insert(key.clone(), Arc::new(r.clone()));
+                if self.role_sets.get(&key) != Some(&set) {
+                    self.role_sets.insert(key.clone(), set);
+                    self.recompile_role(&key);
+                }
             }
             Change::DeleteRole(k) => {
                 self.roles.remove(k);
+                if self.role_sets.remove(k).is_some() {
+                    self.recompile_role(k);
+                }
             }
             Change::PutGrant(g) => {
+                if self.grants.contains_key(&g.id) {
+                    self.remove_grant(g.id);
+                }
                 let g = Arc::new(g.clone());
                 if let Scope::Organization(o) = g.scope {
                     set_insert(&mut self.org_level_grants, o, g.id);
                 }
-                self.grants_by_user.entry(g.user_id).or_default().insert(g.id, g.clone());
+                let slot = Slot {
+                    scope: g.scope,
+                    perms: self.grant_perms(&g.target),
+                    grant: g.clone(),
+                };
+                let user = g.user_id;
+                let mut home = None;
+                self.update_decider(user, |d| {
+                    let at = d.slots.partition_point(|s| s.grant.id < g.id);
+                    let mut v = Vec::with_capacity(d.slots.len() + 1);
+                    v.extend_from_slice(&d.slots[..at]);
+                    v.push(slot);
+                    v.extend_from_slice(&d.slots[at..]);
+                    d.slots = v.into();
+                    home = d.home;
+                });
+                let (global, org, custom) = self.marks(&g, home);
+                if global {
+                    self.global_holders.insert(user);
+                }
+                if let Some(o) = org {
+                    set_insert(&mut self.foreign_holders, o, user);
+                }
+                if let Some(k) = custom {
+                    set_insert(&mut self.role_holders, k, user);
+                }
                 self.grants.insert(g.id, g);
             }
-            Change::DeleteGrant(id) => {
-                if let Some(old) = self.grants.remove(id) {
-                    if let Scope::Organization(o) = old.scope {
-                        set_remove(&mut self.org_level_grants, &o, id);
-                    }
-                    let empty = match self.grants_by_user.get_mut(&old.user_id) {
-                        Some(m) => {
-                            m.remove(id);
-                            m.is_empty()
-                        }
-                        None => false,
-                    };
-                    if empty {
-                        self.grants_by_user.remove(&old.user_id);
-                    }
-                }
-            }
+            Change::DeleteGrant(id) => self.remove_grant(*id),
             Change::PutApiKey(k) => {
                 self.api_key_by_key_id.insert(k.key_id.clone(), k.id);
                 self.api_key_by_hash.insert(k.secret_hash.clone(), k.id);
                 self.api_keys.insert(k.id, Arc::new(k.clone()));
             }
+        }
+    }
+
+    // ----- maintaining the decision index -------------------------------
+
+    /// The index of `p`, interning it.
+    fn intern(&mut self, p: PermissionId) -> PermIndex {
+        if let Some(i) = self.perm_index.get(&p) {
+            return PermIndex(*i);
+        }
+        let i = self.perm_count;
+        self.perm_count += 1;
+        self.perm_index.insert(p, i);
+        PermIndex(i)
+    }
+
+    fn compile_role(&mut self, r: &Role) -> PermSet {
+        let indices: Vec<PermIndex> = r.permissions.iter().map(|p| self.intern(*p)).collect();
+        PermSet::from_indices(indices)
+    }
+
+    fn grant_perms(&mut self, target: &GrantTarget) -> PermSet {
+        match target {
+            GrantTarget::Permission(p) => {
+                let i = self.intern(*p);
+                PermSet::from_indices([i])
+            }
+            GrantTarget::Role(k) => self.role_sets.get(k).cloned().unwrap_or(PermSet::EMPTY),
+        }
+    }
+
+    fn remove_code(&mut self, org: Option<OrganizationId>, code: &str, id: PermissionId) {
+        let empty = match self.permission_by_code.get_mut(&org) {
+            Some(m) => {
+                if m.get(code) == Some(&id) {
+                    m.remove(code);
+                }
+                m.is_empty()
+            }
+            None => false,
+        };
+        if empty && org.is_some() {
+            self.permission_by_code.remove(&org);
+        }
+    }
+
+    fn remove_grant(&mut self, id: GrantId) {
+        let Some(old) = self.grants.remove(&id) else {
+            return;
+        };
+        if let Scope::Organization(o) = old.scope {
+            set_remove(&mut self.org_level_grants, &o, &id);
+        }
+        let user = old.user_id;
+        let mut rest: Option<(Option<OrganizationId>, Arc<[Slot]>)> = None;
+        self.update_decider(user, |d| {
+            if let Ok(at) = d.slots.binary_search_by(|s| s.grant.id.cmp(&id)) {
+                let mut v = d.slots.to_vec();
+                v.remove(at);
+                d.slots = v.into();
+            }
+            rest = Some((d.home, d.slots.clone()));
+        });
+        let Some((home, rest)) = rest else { return };
+        // Drop the side-index entries the removed grant alone justified.
+        let (global, org, custom) = self.marks(&old, home);
+        let still = |pred: &dyn Fn(&Slot) -> bool| rest.iter().any(pred);
+        if global && !still(&|s| s.scope == Scope::Global) {
+            self.global_holders.remove(&user);
+        }
+        if let Some(o) = org {
+            if !still(&|s| self.marks(&s.grant, home).1 == Some(o)) {
+                set_remove(&mut self.foreign_holders, &o, &user);
+            }
+        }
+        if let Some(k) = custom {
+            if !still(&|s| matches!(&s.grant.target, GrantTarget::Role(r) if *r == k)) {
+                set_remove(&mut self.role_holders, &k, &user);
+            }
+        }
+    }
+
+    /// Recompiles the slots of every holder of role `key` after its
+    /// permissions changed (or it was removed).
+    fn recompile_role(&mut self, key: &RoleKey) {
+        let holders: Vec<UserId> = if key.organization_id.is_some() {
+            self.role_holders
+                .get(key)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default()
+        } else {
+            // Built-in roles never change after `Model::new`; should one be
+            // replaced anyway, find its holders the slow way.
+            self.deciders
+                .iter()
+                .filter(|(_, d)| {
+                    d.slots
+                        .iter()
+                        .any(|s| matches!(&s.grant.target, GrantTarget::Role(k) if k == key))
+                })
+                .map(|(u, _)| *u)
+                .collect()
+        };
+        let set = self.role_sets.get(key).cloned().unwrap_or(PermSet::EMPTY);
+        for user in holders {
+            self.update_decider(user, |d| {
+                let v: Vec<Slot> = d
+                    .slots
+                    .iter()
+                    .map(|s| match &s.grant.target {
+                        GrantTarget::Role(k) if k == key => Slot {
+                            perms: set.clone(),
+                            ..s.clone()
+                        },
+                        _ => s.clone(),
+                    })
+                    .collect();
+                d.slots = v.into();
+            });
+        }
+    }
+
+    /// What a grant puts in the side indexes for its holder (whose home
+    /// is `home`): whether it is global, the foreign organization it lies
+    /// in, the custom role it hands out.
+    fn marks(
+        &self,
+        g: &Grant,
+        home: Option<OrganizationId>,
+    ) -> (bool, Option<OrganizationId>, Option<RoleKey>) {
+        let org = match g.scope {
+            Scope::Global => None,
+            Scope::Organization(o) | Scope::Accounts(o) => Some(o),
+            Scope::Account(a) => self.account_org(a),
+        };
+        let custom = match &g.target {
+            GrantTarget::Role(k) if k.organization_id.is_some() => Some(k.clone()),
+            _ => None,
+        };
+        (
+            g.scope == Scope::Global,
+            org.filter(|o| Some(*o) != home),
+            custom,
+        )
+    }
+
+    /// The organizations other than its home one that a user holds grants in.
+    fn foreign_orgs(&self, d: &Decider) -> Vec<OrganizationId> {
+        let mut out: Vec<OrganizationId> = d
+            .slots
+            .iter()
+            .filter_map(|s| self.marks(&s.grant, d.home).1)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Changes one user's decider (creating it; dropping it when it no
+    /// longer says anything).
+    fn update_decider(&mut self, user: UserId, f: impl FnOnce(&mut Decider)) {
+        let mut d = self.deciders.get(&user).cloned().unwrap_or_default();
+        f(&mut d);
+        if d.state == UserState::Unknown && d.slots.is_empty() {
+            self.deciders.remove(&user);
+        } else {
+            self.deciders.insert(user, d);
         }
     }
 
@@ -251,11 +522,19 @@ impl Model {
     }
     /// The organization of an account.
     pub fn account_org(&self, id: AccountId) -> Option<OrganizationId> {
-        self.accounts.get(&id).map(|a| a.organization_id)
+        self.account_facts.get(&id).map(|(o, _)| *o)
+    }
+    /// The organization and status of an account (one hash probe).
+    #[inline]
+    pub fn account_state(&self, id: AccountId) -> Option<(OrganizationId, AccountStatus)> {
+        self.account_facts.get(&id).copied()
     }
     /// Accounts of an organization in id order.
     pub fn accounts_of(&self, org: OrganizationId) -> impl Iterator<Item = AccountId> + '_ {
-        self.accounts_by_org.get(&org).into_iter().flat_map(|s| s.iter().copied())
+        self.accounts_by_org
+            .get(&org)
+            .into_iter()
+            .flat_map(|s| s.iter().copied())
     }
     /// All accounts in id order, from `after` (exclusive).
     pub fn accounts_after(&self, after: Option<AccountId>) -> impl Iterator<Item = &Arc<Account>> {
@@ -271,7 +550,10 @@ impl Model {
     }
     /// Users whose home is `org`, in id order.
     pub fn users_of(&self, org: OrganizationId) -> impl Iterator<Item = UserId> + '_ {
-        self.users_by_org.get(&org).into_iter().flat_map(|s| s.iter().copied())
+        self.users_by_org
+            .get(&org)
+            .into_iter()
+            .flat_map(|s| s.iter().copied())
     }
     /// All users in id order, from `after` (exclusive).
     pub fn users_after(&self, after: Option<UserId>) -> impl Iterator<Item = &Arc<User>> {
@@ -287,26 +569,40 @@ impl Model {
     }
     /// The membership of a user in an account.
     pub fn membership_of(&self, user: UserId, account: AccountId) -> Option<&Arc<Membership>> {
-        self.membership_by_pair.get(&(user, account)).and_then(|id| self.memberships.get(id))
+        self.membership_by_pair
+            .get(&(user, account))
+            .and_then(|id| self.memberships.get(id))
     }
     /// Members of an account in user-id order.
     pub fn members_of(&self, account: AccountId) -> impl Iterator<Item = UserId> + '_ {
-        self.members_by_account.get(&account).into_iter().flat_map(|s| s.iter().copied())
+        self.members_by_account
+            .get(&account)
+            .into_iter()
+            .flat_map(|s| s.iter().copied())
     }
     /// Accounts a user is a member of.
     pub fn accounts_of_user(&self, user: UserId) -> impl Iterator<Item = AccountId> + '_ {
-        self.accounts_by_user.get(&user).into_iter().flat_map(|s| s.iter().copied())
+        self.accounts_by_user
+            .get(&user)
+            .into_iter()
+            .flat_map(|s| s.iter().copied())
     }
     /// A permission.
     pub fn permission(&self, id: PermissionId) -> Option<&Arc<Permission>> {
         self.permissions.get(&id)
     }
     /// A permission by code: the built-in, else the custom one of `org`.
-    pub fn permission_by_code(&self, org: Option<OrganizationId>, code: &str) -> Option<PermissionId> {
-        self.permission_by_code
-            .get(&(None, code.to_owned()))
-            .or_else(|| org.and_then(|o| self.permission_by_code.get(&(Some(o), code.to_owned()))))
-            .copied()
+    pub fn permission_by_code(
+        &self,
+        org: Option<OrganizationId>,
+        code: &str,
+    ) -> Option<PermissionId> {
+        let of = |owner: Option<OrganizationId>| {
+            self.permission_by_code
+                .get(&owner)
+                .and_then(|m| m.get(code))
+        };
+        of(None).or_else(|| org.and_then(|o| of(Some(o)))).copied()
     }
     /// All permissions in id order.
     pub fn permissions(&self) -> impl Iterator<Item = &Arc<Permission>> {
@@ -317,14 +613,30 @@ impl Model {
         self.roles.get(key)
     }
     /// Resolves a role id as seen from `org`: a built-in, else `org`'s custom role.
-    pub fn resolve_role(&self, org: Option<OrganizationId>, id: &crate::RoleId) -> Option<&Arc<Role>> {
+    pub fn resolve_role(
+        &self,
+        org: Option<OrganizationId>,
+        id: &crate::RoleId,
+    ) -> Option<&Arc<Role>> {
         self.roles
-            .get(&RoleKey { organization_id: None, id: id.clone() })
-            .or_else(|| org.and_then(|o| self.roles.get(&RoleKey { organization_id: Some(o), id: id.clone() })))
+            .get(&RoleKey {
+                organization_id: None,
+                id: id.clone(),
+            })
+            .or_else(|| {
+                org.and_then(|o| {
+                    self.roles.get(&RoleKey {
+                        organization_id: Some(o),
+                        id: id.clone(),
+                    })
+                })
+            })
     }
     /// Built-in roles and the custom roles of `org`.
     pub fn roles_visible_in(&self, org: OrganizationId) -> impl Iterator<Item = &Arc<Role>> {
-        self.roles.values().filter(move |r| r.organization_id.is_none() || r.organization_id == Some(org))
+        self.roles
+            .values()
+            .filter(move |r| r.organization_id.is_none() || r.organization_id == Some(org))
     }
     /// A grant.
     pub fn grant(&self, id: GrantId) -> Option<&Arc<Grant>> {
@@ -332,7 +644,10 @@ impl Model {
     }
     /// The grants of a user, in id order.
     pub fn grants_of(&self, user: UserId) -> impl Iterator<Item = &Arc<Grant>> {
-        self.grants_by_user.get(&user).into_iter().flat_map(|m| m.values())
+        self.deciders
+            .get(&user)
+            .into_iter()
+            .flat_map(|d| d.slots.iter().map(|s| &s.grant))
     }
     /// All grants.
     pub fn grants(&self) -> impl Iterator<Item = &Arc<Grant>> {
@@ -352,11 +667,15 @@ impl Model {
     }
     /// An API key by its public key id.
     pub fn api_key_by_key_id(&self, key_id: &str) -> Option<&Arc<ApiKey>> {
-        self.api_key_by_key_id.get(key_id).and_then(|id| self.api_keys.get(id))
+        self.api_key_by_key_id
+            .get(key_id)
+            .and_then(|id| self.api_keys.get(id))
     }
     /// An API key by the hex SHA-256 of its secret.
     pub fn api_key_by_hash(&self, hash: &str) -> Option<&Arc<ApiKey>> {
-        self.api_key_by_hash.get(hash).and_then(|id| self.api_keys.get(id))
+        self.api_key_by_hash
+            .get(hash)
+            .and_then(|id| self.api_keys.get(id))
     }
     /// All API keys in id order.
     pub fn api_keys(&self) -> impl Iterator<Item = &Arc<ApiKey>> {
@@ -367,7 +686,29 @@ impl Model {
 
     /// Resolves a target from an account id (its organization and status).
     pub fn account_target(&self, account: AccountId) -> Option<Target> {
-        self.accounts.get(&account).map(|a| Target::Account(a.organization_id, a.id))
+        self.account_facts
+            .get(&account)
+            .map(|(o, _)| Target::Account(*o, account))
+    }
+
+    /// The interned index of a permission; `None` when no role or grant has
+    /// ever named it (so nobody holds it).
+    #[inline]
+    pub fn permission_index(&self, p: PermissionId) -> Option<PermIndex> {
+        self.perm_index.get(&p).map(|i| PermIndex(*i))
+    }
+
+    /// A user as the decision index sees it (`None` for an unknown user).
+    #[inline]
+    pub fn holder(&self, user: UserId) -> Option<Holder<'_>> {
+        let d = self.deciders.get(&user)?;
+        match d.state {
+            UserState::Unknown => None,
+            state => Some(Holder {
+                effective: state == UserState::Effective,
+                slots: &d.slots,
+            }),
+        }
     }
 
     /// Whether grant `g` hands out permission `p`.
@@ -375,7 +716,10 @@ impl Model {
     pub fn grant_gives(&self, g: &Grant, p: PermissionId) -> bool {
         match &g.target {
             GrantTarget::Permission(q) => *q == p,
-            GrantTarget::Role(k) => self.roles.get(k).is_some_and(|r| r.permissions.contains(&p)),
+            GrantTarget::Role(k) => self
+                .roles
+                .get(k)
+                .is_some_and(|r| r.permissions.contains(&p)),
         }
     }
 
@@ -383,9 +727,11 @@ impl Model {
     pub fn grant_permissions(&self, g: &Grant) -> Vec<PermissionId> {
         match &g.target {
             GrantTarget::Permission(q) => vec![*q],
-            GrantTarget::Role(k) => {
-                self.roles.get(k).map(|r| r.permissions.iter().copied().collect()).unwrap_or_default()
-            }
+            GrantTarget::Role(k) => self
+                .roles
+                .get(k)
+                .map(|r| r.permissions.iter().copied().collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -393,27 +739,29 @@ impl Model {
     /// or `None`. The user must be active and not deleted, and an account
     /// target must be active.
     pub fn decide(&self, user: UserId, p: PermissionId, target: &Target) -> Option<&Arc<Grant>> {
-        let u = self.users.get(&user)?;
-        if !u.is_effective() {
-            return None;
-        }
+        let h = self.holder(user).filter(Holder::is_effective)?;
         if let Target::Account(_, a) = target {
-            if self.accounts.get(a).is_none_or(|a| a.status != AccountStatus::Active) {
+            if self
+                .account_state(*a)
+                .is_none_or(|(_, s)| s != AccountStatus::Active)
+            {
                 return None;
             }
         }
-        self.grants_of(user).find(|g| g.scope.covers(target) && self.grant_gives(g, p))
+        h.first_grant(self.permission_index(p)?, target)
     }
 
     /// Whether `user` holds `p` over the whole of `scope` (a grant with `p`
     /// whose scope contains it). Used by the escalation guard.
     pub fn holds_over(&self, user: UserId, p: PermissionId, scope: &Scope) -> bool {
-        let Some(u) = self.users.get(&user) else { return false };
-        if !u.is_effective() {
+        let Some(h) = self.holder(user).filter(Holder::is_effective) else {
             return false;
-        }
-        self.grants_of(user)
-            .any(|g| g.scope.contains(scope, |a| self.account_org(a)) && self.grant_gives(g, p))
+        };
+        let Some(pi) = self.permission_index(p) else {
+            return false;
+        };
+        h.first_grant_over(pi, scope, |a| self.account_org(a))
+            .is_some()
     }
 
     /// Whether `org` has an active user holding `grants:write` through a
@@ -424,6 +772,69 @@ impl Model {
             self.users.get(&g.user_id).is_some_and(|u| u.is_effective()) && self.grant_gives(g, gw)
         })
     }
+
+    /// Every user who could hold a grant covering something in `org`, in id
+    /// order, after `after`: its own users, holders of `global` grants, and
+    /// users of other organizations holding a grant in it. A superset of the
+    /// users a check on `org` or one of its accounts can allow.
+    pub fn candidate_holders(
+        &self,
+        org: OrganizationId,
+        after: Option<UserId>,
+    ) -> impl Iterator<Item = UserId> + '_ {
+        let mut extra: Vec<UserId> = range_after_set(&self.global_holders, after)
+            .copied()
+            .collect();
+        if let Some(f) = self.foreign_holders.get(&org) {
+            extra.extend(range_after_set(f, after).copied());
+            extra.sort_unstable();
+            extra.dedup();
+        }
+        let own = self
+            .users_by_org
+            .get(&org)
+            .into_iter()
+            .flat_map(move |s| range_after_set(s, after).copied());
+        MergeUnique {
+            a: own.peekable(),
+            b: extra.into_iter().peekable(),
+        }
+    }
+}
+
+/// Two ascending iterators merged into one, without repeats.
+struct MergeUnique<A: Iterator, B: Iterator> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<T: Ord, A: Iterator<Item = T>, B: Iterator<Item = T>> Iterator for MergeUnique<A, B> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        let order = match (self.a.peek(), self.b.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(y),
+        };
+        match order {
+            std::cmp::Ordering::Less => self.a.next(),
+            std::cmp::Ordering::Greater => self.b.next(),
+            std::cmp::Ordering::Equal => {
+                self.b.next();
+                self.a.next()
+            }
+        }
+    }
+}
+
+fn range_after_set<K: Ord + Clone>(set: &OrdSet<K>, after: Option<K>) -> impl Iterator<Item = &K> {
+    use std::ops::Bound;
+    let lower = match after {
+        Some(k) => Bound::Excluded(k),
+        None => Bound::Unbounded,
+    };
+    set.range((lower, Bound::Unbounded))
 }
 
 fn range_after<K: Ord + Clone, V: Clone>(

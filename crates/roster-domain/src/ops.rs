@@ -32,11 +32,17 @@ pub struct Precondition {
 
 impl Precondition {
     /// No precondition.
-    pub const NONE: Self = Self { if_match: None, body_revision: None };
+    pub const NONE: Self = Self {
+        if_match: None,
+        body_revision: None,
+    };
 
     /// Only `If-Match`.
     pub fn if_match(rev: Option<Revision>) -> Self {
-        Self { if_match: rev, body_revision: None }
+        Self {
+            if_match: rev,
+            body_revision: None,
+        }
     }
 
     /// Checks against an object's current revision.

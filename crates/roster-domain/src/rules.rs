@@ -14,7 +14,9 @@ use crate::scope::Scope;
 /// Whether `actor` can reach organization `org` at all: it is the actor's
 /// home, the actor holds a grant in it, or a global grant (SPEC §2.2).
 pub fn can_reach(model: &Model, actor: UserId, org: OrganizationId) -> bool {
-    let Some(u) = model.user(actor) else { return false };
+    let Some(u) = model.user(actor) else {
+        return false;
+    };
     if !u.is_effective() {
         return false;
     }
@@ -37,7 +39,10 @@ pub fn reach(
     match actor {
         None => Ok(()),
         Some(a) if can_reach(model, a, org) => Ok(()),
-        Some(_) => Err(DomainError::NotFound { kind: not_found.0, id: not_found.1 }),
+        Some(_) => Err(DomainError::NotFound {
+            kind: not_found.0,
+            id: not_found.1,
+        }),
     }
 }
 
@@ -76,7 +81,10 @@ pub fn may(model: &Model, actor: Option<UserId>, permission: PermissionId, scope
 
 /// The code of a permission, for messages.
 pub fn code_of(model: &Model, p: PermissionId) -> String {
-    model.permission(p).map(|p| p.code.to_string()).unwrap_or_else(|| p.to_string())
+    model
+        .permission(p)
+        .map(|p| p.code.to_string())
+        .unwrap_or_else(|| p.to_string())
 }
 
 /// Escalation guard (SPEC §2.3): an actor may create or remove a grant of
@@ -96,7 +104,13 @@ pub fn guard_grant_change(
             message: "you cannot change your own roles, permissions or scopes".into(),
         });
     }
-    require(model, actor, perms::grants_write(), scope, ("user", holder.to_string()))?;
+    require(
+        model,
+        actor,
+        perms::grants_write(),
+        scope,
+        ("user", holder.to_string()),
+    )?;
     let handed_out = match target {
         GrantTarget::Permission(p) => vec![*p],
         GrantTarget::Role(k) => model
@@ -105,11 +119,50 @@ pub fn guard_grant_change(
             .unwrap_or_default(),
     };
     for p in handed_out {
-        if !model.holds_over(a, p, scope) {
+        if !holds_to_hand_out(model, a, p, scope) {
             return Err(DomainError::forbidden(format!(
                 "escalation guard: you do not hold `{}` over {scope}",
                 code_of(model, p)
             )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `actor` holds `p` over `scope` for the escalation guard: it holds
+/// `p` there, or `p` is a custom permission of an organization and the actor
+/// holds `organizations:write` (the `owner` level, which has "every
+/// permission") over a scope of that organization or `global`. Without the
+/// second clause no custom permission could ever be handed out through the
+/// API: built-in roles list only built-in permissions.
+pub fn holds_to_hand_out(model: &Model, actor: UserId, p: PermissionId, scope: &Scope) -> bool {
+    if model.holds_over(actor, p, scope) {
+        return true;
+    }
+    let Some(owner_org) = model.permission(p).and_then(|q| q.organization_id) else {
+        return false;
+    };
+    let in_org = match scope {
+        Scope::Global => true,
+        s => s.organization(|a| model.account_org(a)) == Some(owner_org),
+    };
+    in_org && model.holds_over(actor, perms::organizations_write(), scope)
+}
+
+/// Escalation guard for credentials (SPEC §2.3): an API key acts as its
+/// user, so `actor` may create one for `user` only if it holds, over each
+/// grant's scope, every permission of every grant `user` holds. Otherwise
+/// an administrator could act as a more powerful user of its organization.
+pub fn guard_impersonation(model: &Model, actor: UserId, user: UserId) -> Result<(), DomainError> {
+    for g in model.grants_of(user) {
+        for p in model.grant_permissions(g) {
+            if !holds_to_hand_out(model, actor, p, &g.scope) {
+                return Err(DomainError::forbidden(format!(
+                    "escalation guard: the user holds `{}` over {}, which you do not; you cannot create keys that act as them",
+                    code_of(model, p),
+                    g.scope
+                )));
+            }
         }
     }
     Ok(())

@@ -64,7 +64,11 @@ impl Scope {
 
     /// Whether this scope contains `other` entirely (`self ⊇ other`).
     /// `org_of` resolves an account's organization.
-    pub fn contains(&self, other: &Scope, org_of: impl Fn(AccountId) -> Option<OrganizationId>) -> bool {
+    pub fn contains(
+        &self,
+        other: &Scope,
+        org_of: impl Fn(AccountId) -> Option<OrganizationId>,
+    ) -> bool {
         match (*self, *other) {
             (Self::Global, _) => true,
             (_, Self::Global) => false,
@@ -79,7 +83,10 @@ impl Scope {
     }
 
     /// The organization a non-global scope belongs to.
-    pub fn organization(&self, org_of: impl Fn(AccountId) -> Option<OrganizationId>) -> Option<OrganizationId> {
+    pub fn organization(
+        &self,
+        org_of: impl Fn(AccountId) -> Option<OrganizationId>,
+    ) -> Option<OrganizationId> {
         match *self {
             Self::Global => None,
             Self::Organization(o) | Self::Accounts(o) => Some(o),

@@ -27,10 +27,16 @@ impl Email {
             return Err(invalid(field, "must not be empty"));
         }
         if s.chars().count() > Self::MAX {
-            return Err(invalid(field, format!("must be at most {} characters", Self::MAX)));
+            return Err(invalid(
+                field,
+                format!("must be at most {} characters", Self::MAX),
+            ));
         }
         let Some((local, domain)) = s.split_once('@') else {
-            return Err(invalid(field, format!("`{s}` is not a valid email address")));
+            return Err(invalid(
+                field,
+                format!("`{s}` is not a valid email address"),
+            ));
         };
         let ok = !local.is_empty()
             && local.len() <= 64
@@ -40,9 +46,14 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>');
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>');
         if !ok {
-            return Err(invalid(field, format!("`{s}` is not a valid email address")));
+            return Err(invalid(
+                field,
+                format!("`{s}` is not a valid email address"),
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -104,7 +115,7 @@ macro_rules! bounded_text {
                 if s.trim().is_empty() && Self::MIN > 0 {
                     return Err(invalid(field, "must not be blank"));
                 }
-                if n < Self::MIN || n > Self::MAX {
+                if !(Self::MIN..=Self::MAX).contains(&n) {
                     return Err(invalid(
                         field,
                         format!("must be {}..{} characters, got {n}", Self::MIN, Self::MAX),
@@ -183,7 +194,10 @@ impl Slug {
         if !ok {
             return Err(invalid(
                 field,
-                format!("`{}` must be 1..63 characters of a-z, 0-9, `-`, `_`", truncate(s)),
+                format!(
+                    "`{}` must be 1..63 characters of a-z, 0-9, `-`, `_`",
+                    truncate(s)
+                ),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -206,7 +220,11 @@ impl Slug {
             }
         }
         let out = out.trim_end_matches('-').to_owned();
-        Self(if out.is_empty() { "org".to_owned() } else { out })
+        Self(if out.is_empty() {
+            "org".to_owned()
+        } else {
+            out
+        })
     }
     /// The slug text.
     pub fn as_str(&self) -> &str {
@@ -251,7 +269,10 @@ impl RoleId {
         if !ok {
             return Err(invalid(
                 field,
-                format!("`{}` is not a role id (1..64 characters of a-z, 0-9, `-`, `_`)", truncate(s)),
+                format!(
+                    "`{}` is not a role id (1..64 characters of a-z, 0-9, `-`, `_`)",
+                    truncate(s)
+                ),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -305,7 +326,10 @@ impl PermissionCode {
         if !ok {
             return Err(invalid(
                 field,
-                format!("`{}` is not a permission code (e.g. `users:read`)", truncate(s)),
+                format!(
+                    "`{}` is not a permission code (e.g. `users:read`)",
+                    truncate(s)
+                ),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -437,7 +461,10 @@ pub fn validate_external_ids(field: &str, ids: &ExternalIds) -> Result<(), Domai
             return Err(invalid(field, "keys must be 1..100 characters"));
         }
         if v.chars().count() > 500 {
-            return Err(invalid(&format!("{field}.{}", truncate(k)), "must be at most 500 characters"));
+            return Err(invalid(
+                &format!("{field}.{}", truncate(k)),
+                "must be at most 500 characters",
+            ));
         }
     }
     Ok(())
@@ -461,8 +488,13 @@ mod tests {
     #[test]
     fn emails() {
         assert!(Email::parse("a@b.co").is_ok());
-        assert_eq!(Email::parse("Ann@Example.COM").unwrap().key(), "ann@example.com");
-        for bad in ["", "a", "a@", "@b.co", "a@b", "a b@c.de", "a@@b.co", "a@.b.co", "a@b..co"] {
+        assert_eq!(
+            Email::parse("Ann@Example.COM").unwrap().key(),
+            "ann@example.com"
+        );
+        for bad in [
+            "", "a", "a@", "@b.co", "a@b", "a b@c.de", "a@@b.co", "a@.b.co", "a@b..co",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(250));

@@ -63,7 +63,11 @@ fn key_for_token(model: &Model, token: &str) -> Option<Arc<ApiKey>> {
 
 /// Authenticates a secret token; with `key_id` also given (Yuno's header
 /// pair), the token must belong to that key id.
-pub fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<Caller, ApiError> {
+pub fn authenticate(
+    state: &AppState,
+    key_id: Option<&str>,
+    token: &str,
+) -> Result<Caller, ApiError> {
     let bad = || ApiError::Unauthorized("invalid or unknown API key".into());
     if token.is_empty() || token.len() > 512 {
         return Err(bad());
@@ -87,17 +91,24 @@ pub fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Resu
         return Err(ApiError::Unauthorized("the API key has expired".into()));
     }
     if !model.user(key.user_id).is_some_and(|u| u.is_effective()) {
-        return Err(ApiError::Unauthorized("the key's user is not active".into()));
+        return Err(ApiError::Unauthorized(
+            "the key's user is not active".into(),
+        ));
     }
     touch(state, &key, now);
-    Ok(Caller { user_id: key.user_id, key })
+    Ok(Caller {
+        user_id: key.user_id,
+        key,
+    })
 }
 
 /// Records `last_used_at` at most once a minute per key, off the request path.
 fn touch(state: &AppState, key: &ApiKey, now: OffsetDateTime) {
     let due = match state.key_touches.lock() {
         Ok(mut m) => {
-            let due = m.get(&key.id).is_none_or(|t| now - *t > time::Duration::minutes(1));
+            let due = m
+                .get(&key.id)
+                .is_none_or(|t| now - *t > time::Duration::minutes(1));
             if due {
                 m.insert(key.id, now);
             }
@@ -125,9 +136,13 @@ pub fn scheme_token<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str>
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = scheme_token(&parts.headers, "Bearer")
-            .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <api key>`".into()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = scheme_token(&parts.headers, "Bearer").ok_or_else(|| {
+            ApiError::Unauthorized("missing `Authorization: Bearer <api key>`".into())
+        })?;
         authenticate(state, None, token)
     }
 }

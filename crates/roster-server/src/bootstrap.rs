@@ -34,7 +34,15 @@ pub async fn bootstrap(state: &AppState, org: &str, email: &str) -> Result<Boots
     let ctx = Context::system(OffsetDateTime::now_utc());
     let (b, _rev) = state
         .writer
-        .write(ctx, move |d| ops::bootstrap(d, org.clone(), email.clone(), secret.key_id.clone(), secret.token.clone()))
+        .write(ctx, move |d| {
+            ops::bootstrap(
+                d,
+                org.clone(),
+                email.clone(),
+                secret.key_id.clone(),
+                secret.token.clone(),
+            )
+        })
         .await?;
     Ok(Bootstrap {
         organization_id: b.organization_id.to_string(),

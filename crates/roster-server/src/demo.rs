@@ -7,7 +7,10 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use roster_domain::ops::{self, GrantSubject, NewAccount, NewApiKey, NewMembership, NewOrganization, NewPermission, NewUser};
+use roster_domain::ops::{
+    self, GrantSubject, NewAccount, NewApiKey, NewMembership, NewOrganization, NewPermission,
+    NewUser,
+};
 use roster_domain::*;
 use time::OffsetDateTime;
 use uuid::{uuid, Uuid};
@@ -53,24 +56,49 @@ fn name(s: &str) -> Result<DisplayName, DomainError> {
 
 /// Loads the demo data set unless it is there already.
 pub async fn load(state: &AppState) -> Result<(), ApiError> {
-    if state.engine.snapshot().organization(OrganizationId(ORG)).is_some() {
+    if state
+        .engine
+        .snapshot()
+        .organization(OrganizationId(ORG))
+        .is_some()
+    {
         return Ok(());
     }
     let ctx = Context::system(OffsetDateTime::now_utc());
-    state.writer.write(ctx, |d| build(d)).await?;
+    state.writer.write(ctx, build).await?;
     tracing::info!("demo data set loaded");
     Ok(())
 }
 
 fn build(d: &mut Draft<'_>) -> Result<(), DomainError> {
     let org = OrganizationId(ORG);
-    ops::create_organization(d, NewOrganization { id: Some(org), name: name("Demo Company")?, slug: Some(Slug::parse("demo")?) })?;
+    ops::create_organization(
+        d,
+        NewOrganization {
+            id: Some(org),
+            name: name("Demo Company")?,
+            slug: Some(Slug::parse("demo")?),
+        },
+    )?;
     for (id, n, kind) in [
-        (OPERATIONS_ACCOUNT, "Demo Operations", AccountType::Operations),
+        (
+            OPERATIONS_ACCOUNT,
+            "Demo Operations",
+            AccountType::Operations,
+        ),
         (CLIENT_ACCOUNT, "Demo Client", AccountType::Client),
         (VENDOR_ACCOUNT, "Demo Vendor", AccountType::Vendor),
     ] {
-        ops::create_account(d, NewAccount { id: Some(AccountId(id)), organization_id: org, name: name(n)?, kind, status: None })?;
+        ops::create_account(
+            d,
+            NewAccount {
+                id: Some(AccountId(id)),
+                organization_id: org,
+                name: name(n)?,
+                kind,
+                status: None,
+            },
+        )?;
     }
     let person = |id: Uuid, email: &str, first: &str, last: &str| -> Result<NewUser, DomainError> {
         Ok(NewUser {
@@ -86,34 +114,84 @@ fn build(d: &mut Draft<'_>) -> Result<(), DomainError> {
         })
     };
     let admin = ops::create_user(d, person(ADMIN, "admin@demo.example", "Ada", "Admin")?)?;
-    let crux = ops::create_user(d, person(CRUX_USER, "crux.user@demo.example", "Carl", "Crux")?)?;
+    let crux = ops::create_user(
+        d,
+        person(CRUX_USER, "crux.user@demo.example", "Carl", "Crux")?,
+    )?;
     let member = ops::create_user(d, person(MEMBER, "member@demo.example", "Mia", "Member")?)?;
-    for (id, n, code) in [(CRUX_PERMISSION_1, "view reports", "reports:view"), (CRUX_PERMISSION_2, "export reports", "reports:export")] {
+    for (id, n, code) in [
+        (CRUX_PERMISSION_1, "view reports", "reports:view"),
+        (CRUX_PERMISSION_2, "export reports", "reports:export"),
+    ] {
         ops::create_permission(
             d,
-            NewPermission { id: Some(PermissionId(id)), organization_id: org, code: PermissionCode::parse(code)?, description: Description::parse(n)? },
+            NewPermission {
+                id: Some(PermissionId(id)),
+                organization_id: org,
+                code: PermissionCode::parse(code)?,
+                description: Description::parse(n)?,
+            },
         )?;
     }
-    for (id, user) in [(ADMIN_MEMBERSHIP, &admin), (MEMBER_MEMBERSHIP, &member), (CRUX_MEMBERSHIP, &crux)] {
+    for (id, user) in [
+        (ADMIN_MEMBERSHIP, &admin),
+        (MEMBER_MEMBERSHIP, &member),
+        (CRUX_MEMBERSHIP, &crux),
+    ] {
         ops::add_member(
             d,
-            NewMembership { id: Some(MembershipId(id)), account_id: AccountId(CLIENT_ACCOUNT), user_id: user.id, status: None, groups: vec![] },
+            NewMembership {
+                id: Some(MembershipId(id)),
+                account_id: AccountId(CLIENT_ACCOUNT),
+                user_id: user.id,
+                status: None,
+                groups: vec![],
+            },
         )?;
     }
     let org_scope = Scope::Organization(org);
-    ops::create_grant(d, admin.id, GrantSubject::Role(RoleId::parse("admin")?), org_scope)?;
+    ops::create_grant(
+        d,
+        admin.id,
+        GrantSubject::Role(RoleId::parse("admin")?),
+        org_scope,
+    )?;
     for p in [CRUX_PERMISSION_1, CRUX_PERMISSION_2] {
-        ops::create_grant(d, admin.id, GrantSubject::Permission(PermissionId(p)), org_scope)?;
+        ops::create_grant(
+            d,
+            admin.id,
+            GrantSubject::Permission(PermissionId(p)),
+            org_scope,
+        )?;
     }
-    ops::create_grant(d, member.id, GrantSubject::Role(RoleId::parse("account")?), Scope::Account(AccountId(CLIENT_ACCOUNT)))?;
-    ops::create_grant(d, crux.id, GrantSubject::Role(RoleId::parse("viewer")?), Scope::Account(AccountId(CLIENT_ACCOUNT)))?;
+    ops::create_grant(
+        d,
+        member.id,
+        GrantSubject::Role(RoleId::parse("account")?),
+        Scope::Account(AccountId(CLIENT_ACCOUNT)),
+    )?;
+    ops::create_grant(
+        d,
+        crux.id,
+        GrantSubject::Role(RoleId::parse("viewer")?),
+        Scope::Account(AccountId(CLIENT_ACCOUNT)),
+    )?;
     for (key_id, secret, user, n) in [
         ("d3m0000000000001", ADMIN_TOKEN, admin.id, "demo admin"),
         ("d3m0000000000002", YUNO_PRIVATE_KEY, admin.id, "demo yuno"),
         ("d3m0000000000003", MEMBER_TOKEN, member.id, "demo member"),
         ("d3m0000000000004", CRUX_TOKEN, admin.id, "demo crux"),
     ] {
-        ops::create_api_key(d, NewApiKey { user_id: user, name: name(n)?, expires_at: None, key_id: key_id.to_owned(), secret: secret.to_owned() })?;
+        ops::create_api_key(
+            d,
+            NewApiKey {
+                user_id: user,
+                name: name(n)?,
+                expires_at: None,
+                key_id: key_id.to_owned(),
+                secret: secret.to_owned(),
+            },
+        )?;
     }
     Ok(())
 }

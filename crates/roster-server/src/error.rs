@@ -66,7 +66,10 @@ impl From<StoreError> for ApiError {
 impl ApiError {
     /// Shorthand for a 400 naming a field.
     pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadRequest { field: field.into(), message: message.into() }
+        Self::BadRequest {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The HTTP status.
@@ -79,7 +82,9 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RevisionNotReached { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RevisionNotReached { .. } | Self::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,10 +114,24 @@ impl ApiError {
         }
     }
 
+    /// The field a native problem document names: [`ApiError::field`], or
+    /// the header or body a transport-level error is about.
+    pub fn problem_field(&self) -> Option<&str> {
+        self.field().or(match self {
+            Self::Domain(DomainError::PreconditionFailed { .. }) => Some("If-Match"),
+            Self::Unauthorized(_) => Some("Authorization"),
+            Self::PayloadTooLarge(_) => Some("body"),
+            Self::UnsupportedMediaType => Some("Content-Type"),
+            _ => None,
+        })
+    }
+
     /// The message shown to clients (never internal details).
     pub fn public_message(&self) -> String {
         match self {
-            Self::Internal(_) => "internal error; the request id identifies it in the server log".to_owned(),
+            Self::Internal(_) => {
+                "internal error; the request id identifies it in the server log".to_owned()
+            }
             Self::Domain(DomainError::Invalid { message, .. }) => message.clone(),
             Self::BadRequest { message, .. } => message.clone(),
             other => other.to_string(),
@@ -179,7 +198,10 @@ impl IntoResponse for ApiError {
         self.log(&info);
         let status = self.status();
         let body = Problem {
-            kind: format!("https://roster.dev/problems/{}", self.code().replace('_', "-")),
+            kind: format!(
+                "https://roster.dev/problems/{}",
+                self.code().replace('_', "-")
+            ),
             title: status.canonical_reason().unwrap_or("error").to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
@@ -187,22 +209,35 @@ impl IntoResponse for ApiError {
             error_code: self.code().to_owned(),
             request_id: info.request_id.clone(),
             errors: self
-                .field()
-                .map(|f| vec![FieldError { field: f.to_owned(), message: self.public_message() }])
+                .problem_field()
+                .map(|f| {
+                    vec![FieldError {
+                        field: f.to_owned(),
+                        message: self.public_message(),
+                    }]
+                })
                 .unwrap_or_default(),
         };
         let body = Problem {
-            detail: if matches!(self, Self::Internal(_)) { self.public_message() } else { body.detail },
+            detail: if matches!(self, Self::Internal(_)) {
+                self.public_message()
+            } else {
+                body.detail
+            },
             ..body
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(s) = self.retry_after() {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

@@ -45,27 +45,61 @@ fn panic_response(_: Box<dyn std::any::Any + Send>) -> axum::response::Response 
 pub fn router(state: AppState) -> Router {
     use routes::*;
     let v1 = Router::new()
-        .route("/organizations", post(organizations::create).get(organizations::list))
+        .route(
+            "/organizations",
+            post(organizations::create).get(organizations::list),
+        )
         .route(
             "/organizations/{id}",
-            get(organizations::get).patch(organizations::update).delete(organizations::delete),
+            get(organizations::get)
+                .patch(organizations::update)
+                .delete(organizations::delete),
         )
-        .route("/organizations/{id}/accounts", post(accounts::create).get(accounts::list))
-        .route("/accounts/{id}", get(accounts::get).patch(accounts::update).delete(accounts::delete))
+        .route(
+            "/organizations/{id}/accounts",
+            post(accounts::create).get(accounts::list),
+        )
+        .route(
+            "/accounts/{id}",
+            get(accounts::get)
+                .patch(accounts::update)
+                .delete(accounts::delete),
+        )
         .route("/users", post(users::create).get(users::list))
-        .route("/users/{id}", get(users::get).patch(users::update).delete(users::delete))
-        .route("/accounts/{id}/members", post(members::add).get(members::list))
-        .route("/accounts/{id}/members/{user_id}", axum::routing::delete(members::remove))
+        .route(
+            "/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route(
+            "/accounts/{id}/members",
+            post(members::add).get(members::list),
+        )
+        .route(
+            "/accounts/{id}/members/{user_id}",
+            axum::routing::delete(members::remove),
+        )
         .route("/permissions", get(roles::list_permissions))
-        .route("/organizations/{id}/permissions", post(roles::create_permission))
-        .route("/organizations/{id}/roles", get(roles::list).post(roles::create))
+        .route(
+            "/organizations/{id}/permissions",
+            post(roles::create_permission),
+        )
+        .route(
+            "/organizations/{id}/roles",
+            get(roles::list).post(roles::create),
+        )
         .route(
             "/organizations/{id}/roles/{role_id}",
             get(roles::get).patch(roles::update).delete(roles::delete),
         )
         .route("/users/{id}/grants", get(grants::list).post(grants::create))
-        .route("/users/{id}/grants/{grant_id}", axum::routing::delete(grants::delete))
-        .route("/users/{id}/effective-permissions", get(check::effective_permissions))
+        .route(
+            "/users/{id}/grants/{grant_id}",
+            axum::routing::delete(grants::delete),
+        )
+        .route(
+            "/users/{id}/effective-permissions",
+            get(check::effective_permissions),
+        )
         .route("/check", post(check::check))
         .route("/check/batch", post(check::batch))
         .route("/lookup/accounts", post(check::lookup_accounts))
@@ -83,7 +117,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .layer(axum::middleware::from_fn(request::context))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -96,5 +133,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -32,8 +32,11 @@ impl RequestInfo {
 
 fn valid_client_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
-    (!s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
-        .then(|| s.to_owned())
+    (!s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
+    .then(|| s.to_owned())
 }
 
 /// Middleware: assigns the request id, scopes [`RequestInfo`] over the
@@ -47,7 +50,10 @@ pub async fn context(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         req.headers_mut().insert(REQUEST_ID, v);
     }
-    let info = RequestInfo { request_id: request_id.clone(), path: req.uri().path().to_owned() };
+    let info = RequestInfo {
+        request_id: request_id.clone(),
+        path: req.uri().path().to_owned(),
+    };
     let mut resp = INFO.scope(info, next.run(req)).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID, v);

@@ -20,7 +20,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { max_revision_wait: Duration::from_secs(5), follow_interval: Duration::from_millis(500) }
+        Self {
+            max_revision_wait: Duration::from_secs(5),
+            follow_interval: Duration::from_millis(500),
+        }
     }
 }
 
@@ -38,7 +41,9 @@ pub struct AppState {
     /// Tunables.
     pub config: Arc<Config>,
     /// API keys whose `last_used_at` was recorded recently (throttle).
-    pub key_touches: Arc<std::sync::Mutex<std::collections::HashMap<roster_domain::ApiKeyId, time::OffsetDateTime>>>,
+    pub key_touches: Arc<
+        std::sync::Mutex<std::collections::HashMap<roster_domain::ApiKeyId, time::OffsetDateTime>>,
+    >,
 }
 
 impl AppState {
@@ -66,20 +71,26 @@ impl AppState {
     /// The current model once it has reached `min` (waiting a bounded time),
     /// else `503` with `Retry-After`.
     pub async fn model_at(&self, min: Option<Revision>) -> Result<Arc<Model>, ApiError> {
-        let Some(min) = min else { return Ok(self.engine.snapshot()) };
+        let Some(min) = min else {
+            return Ok(self.engine.snapshot());
+        };
         if self.engine.revision() >= min {
             return Ok(self.engine.snapshot());
         }
         // Another replica may have written it: look at the change log now.
         self.writer.nudge();
         let mut rx = self.revisions.clone();
-        let reached = tokio::time::timeout(self.config.max_revision_wait, rx.wait_for(|r| *r >= min))
-            .await
-            .is_ok_and(|r| r.is_ok());
+        let reached =
+            tokio::time::timeout(self.config.max_revision_wait, rx.wait_for(|r| *r >= min))
+                .await
+                .is_ok_and(|r| r.is_ok());
         if reached {
             Ok(self.engine.snapshot())
         } else {
-            Err(ApiError::RevisionNotReached { wanted: min, current: self.engine.revision() })
+            Err(ApiError::RevisionNotReached {
+                wanted: min,
+                current: self.engine.revision(),
+            })
         }
     }
 

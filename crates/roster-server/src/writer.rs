@@ -23,9 +23,15 @@ type JobFn = Box<dyn FnMut(&mut Draft<'_>) -> Result<Output, DomainError> + Send
 type Reply = oneshot::Sender<Result<(Output, Revision), ApiError>>;
 
 enum Job {
-    Write { ctx: Context, run: JobFn, reply: Reply },
+    Write {
+        ctx: Context,
+        run: JobFn,
+        reply: Reply,
+    },
     /// Catch up with changes committed by other processes.
-    Sync { reply: Option<oneshot::Sender<Revision>> },
+    Sync {
+        reply: Option<oneshot::Sender<Revision>>,
+    },
 }
 
 /// Most jobs committed in one transaction.
@@ -75,7 +81,9 @@ impl Writer {
             .send(Job::Write { ctx, run, reply })
             .await
             .map_err(|_| ApiError::Unavailable("the writer has stopped".into()))?;
-        let (out, rev) = rx.await.map_err(|_| ApiError::Unavailable("the writer has stopped".into()))??;
+        let (out, rev) = rx
+            .await
+            .map_err(|_| ApiError::Unavailable("the writer has stopped".into()))??;
         let out = out
             .downcast::<T>()
             .map_err(|_| ApiError::Internal("writer returned an unexpected type".into()))?;
@@ -182,7 +190,8 @@ async fn process(
         let base = model.revision();
         let mut next = model.clone();
         let mut commits = Vec::new();
-        let mut results: Vec<Result<(Output, Revision), DomainError>> = Vec::with_capacity(batch.len());
+        let mut results: Vec<Result<(Output, Revision), DomainError>> =
+            Vec::with_capacity(batch.len());
         for job in batch.iter_mut() {
             let mut d = Draft::new(&next, &job.ctx);
             let out = (job.run)(&mut d).and_then(|out| d.finish().map(|o| (out, o)));
@@ -201,7 +210,11 @@ async fn process(
                 Err(e) => results.push(Err(e)),
             }
         }
-        let committed = if commits.is_empty() { Ok(()) } else { store.commit(base, &commits).await.map(|_| ()) };
+        let committed = if commits.is_empty() {
+            Ok(())
+        } else {
+            store.commit(base, &commits).await.map(|_| ())
+        };
         match committed {
             Ok(()) => {
                 *model = next;
@@ -242,7 +255,10 @@ async fn process(
             }
         }
     }
-    fail_all(batch, StoreError::Corrupt("too many conflicting writers; retry".into()));
+    fail_all(
+        batch,
+        StoreError::Corrupt("too many conflicting writers; retry".into()),
+    );
 }
 
 fn fail_all(batch: Vec<WriteJob>, e: StoreError) {

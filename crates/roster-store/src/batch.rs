@@ -1,11 +1,14 @@
 //! Turning commits into a few multi-row statements, shared by both backends.
 //!
 //! Consecutive changes of one kind become one `INSERT .. ON CONFLICT DO
-//! UPDATE` (or `DELETE .. WHERE id IN (..)`) of at most [`MAX_ROWS`] rows. A
-//! run is cut where an id repeats, so the statements apply the changes in
-//! exactly their order (PostgreSQL refuses to upsert one row twice in one
-//! statement). The backends differ only in how a value is bound, which
-//! [`Dialect`] hides.
+//! UPDATE` (or `DELETE .. WHERE id IN (..)`) of at most
+//! [`Dialect::MAX_ROWS`] rows. A run is cut where an id repeats, so the
+//! statements apply the changes in exactly their order (PostgreSQL refuses
+//! to upsert one row twice in one statement). Rows are first collected as
+//! [`Val`]s; [`Dialect::push_rows`] renders them as the backend likes best
+//! (SQLite: `VALUES (..), (..)`; PostgreSQL: `SELECT * FROM UNNEST(..)` of
+//! one typed array per column, so the statement text does not grow with the
+//! rows and stays prepared).
 
 use crate::codec::{format_ts, rev_to_i64, scope_cols, truncate_micros};
 use crate::error::StoreError;
@@ -17,20 +20,31 @@ use std::mem::Discriminant;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Rows per statement: keeps every statement below both backends' limits on
-/// bound parameters (SQLite 32766, PostgreSQL 65535).
-pub(crate) const MAX_ROWS: usize = 1000;
+/// One column value of a row to write.
+#[derive(Debug)]
+pub(crate) enum Val<'a> {
+    Uuid(Option<Uuid>),
+    Ts(Option<OffsetDateTime>),
+    Str(Option<&'a str>),
+    String(Option<String>),
+    Json(Option<String>),
+    Int(i64),
+}
 
-/// How one backend binds each kind of column value.
+/// How one backend renders rows and binds values.
 pub(crate) trait Dialect: Database + Sized {
-    fn bind_uuid(qb: &mut QueryBuilder<'_, Self>, v: Option<Uuid>);
-    fn bind_ts(
-        qb: &mut QueryBuilder<'_, Self>,
-        v: Option<OffsetDateTime>,
+    /// Rows per statement.
+    const MAX_ROWS: usize;
+    /// Pushes the rows (`width` values each, row after row) as the source
+    /// of an `INSERT INTO t (cols) ..`.
+    fn push_rows<'a>(
+        qb: &mut QueryBuilder<'a, Self>,
+        width: usize,
+        vals: Vec<Val<'a>>,
     ) -> Result<(), StoreError>;
+    fn bind_uuid(qb: &mut QueryBuilder<'_, Self>, v: Option<Uuid>);
     fn bind_str<'a>(qb: &mut QueryBuilder<'a, Self>, v: Option<&'a str>);
     fn bind_string(qb: &mut QueryBuilder<'_, Self>, v: String);
-    fn bind_json(qb: &mut QueryBuilder<'_, Self>, v: Option<String>);
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, v: i64);
     /// `IN (..)` / `= ANY(..)`: membership of the preceding expression in `vs`.
     fn push_in_uuids(qb: &mut QueryBuilder<'_, Self>, vs: &[Uuid]);
@@ -49,15 +63,34 @@ fn push_in_list<DB: Dialect>(qb: &mut QueryBuilder<'_, DB>, vs: &[Uuid]) {
 }
 
 impl Dialect for Sqlite {
+    /// 1000 rows of at most 16 columns stay below SQLite's 32766 parameters.
+    const MAX_ROWS: usize = 1000;
+
+    fn push_rows<'a>(
+        qb: &mut QueryBuilder<'a, Self>,
+        width: usize,
+        vals: Vec<Val<'a>>,
+    ) -> Result<(), StoreError> {
+        qb.push("VALUES ");
+        for (i, v) in vals.into_iter().enumerate() {
+            if i % width == 0 {
+                qb.push(if i == 0 { "(" } else { "), (" });
+            } else {
+                qb.push(", ");
+            }
+            match v {
+                Val::Uuid(u) => qb.push_bind(u.map(|u| u.hyphenated().to_string())),
+                Val::Ts(t) => qb.push_bind(t.map(format_ts).transpose()?),
+                Val::Str(s) => qb.push_bind(s),
+                Val::String(s) | Val::Json(s) => qb.push_bind(s),
+                Val::Int(n) => qb.push_bind(n),
+            };
+        }
+        qb.push(")");
+        Ok(())
+    }
     fn bind_uuid(qb: &mut QueryBuilder<'_, Self>, v: Option<Uuid>) {
         qb.push_bind(v.map(|u| u.hyphenated().to_string()));
-    }
-    fn bind_ts(
-        qb: &mut QueryBuilder<'_, Self>,
-        v: Option<OffsetDateTime>,
-    ) -> Result<(), StoreError> {
-        qb.push_bind(v.map(format_ts).transpose()?);
-        Ok(())
     }
     fn bind_str<'a>(qb: &mut QueryBuilder<'a, Self>, v: Option<&'a str>) {
         qb.push_bind(v);
@@ -65,14 +98,11 @@ impl Dialect for Sqlite {
     fn bind_string(qb: &mut QueryBuilder<'_, Self>, v: String) {
         qb.push_bind(v);
     }
-    fn bind_json(qb: &mut QueryBuilder<'_, Self>, v: Option<String>) {
-        qb.push_bind(v);
-    }
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, v: i64) {
         qb.push_bind(v);
     }
     fn push_in_uuids(qb: &mut QueryBuilder<'_, Self>, vs: &[Uuid]) {
-        if vs.len() <= MAX_ROWS {
+        if vs.len() <= Self::MAX_ROWS {
             push_in_list(qb, vs);
         } else {
             // One parameter whatever the length.
@@ -84,26 +114,89 @@ impl Dialect for Sqlite {
     }
 }
 
+/// One column of rows for PostgreSQL's `UNNEST`.
+enum Column<'a> {
+    Uuid(Vec<Option<Uuid>>),
+    Ts(Vec<Option<OffsetDateTime>>),
+    Str(Vec<Option<&'a str>>),
+    String(Vec<Option<String>>),
+    Json(Vec<Option<String>>),
+    Int(Vec<i64>),
+}
+
+impl<'a> Column<'a> {
+    fn new(first: &Val<'_>, rows: usize) -> Self {
+        match first {
+            Val::Uuid(_) => Self::Uuid(Vec::with_capacity(rows)),
+            Val::Ts(_) => Self::Ts(Vec::with_capacity(rows)),
+            Val::Str(_) => Self::Str(Vec::with_capacity(rows)),
+            Val::String(_) => Self::String(Vec::with_capacity(rows)),
+            Val::Json(_) => Self::Json(Vec::with_capacity(rows)),
+            Val::Int(_) => Self::Int(Vec::with_capacity(rows)),
+        }
+    }
+    fn push(&mut self, v: Val<'a>) -> Result<(), StoreError> {
+        match (self, v) {
+            (Self::Uuid(c), Val::Uuid(v)) => c.push(v),
+            (Self::Ts(c), Val::Ts(v)) => c.push(v.map(truncate_micros)),
+            (Self::Str(c), Val::Str(v)) => c.push(v),
+            (Self::String(c), Val::String(v)) | (Self::Json(c), Val::Json(v)) => c.push(v),
+            (Self::Int(c), Val::Int(v)) => c.push(v),
+            (_, v) => return Err(StoreError::Invalid(format!("mixed column types at {v:?}"))),
+        }
+        Ok(())
+    }
+    fn bind(self, qb: &mut QueryBuilder<'a, Postgres>) {
+        match self {
+            Self::Uuid(c) => qb.push_bind(c).push("::uuid[]"),
+            Self::Ts(c) => qb.push_bind(c).push("::timestamptz[]"),
+            Self::Str(c) => qb.push_bind(c).push("::text[]"),
+            Self::String(c) => qb.push_bind(c).push("::text[]"),
+            Self::Json(c) => qb.push_bind(c).push("::text[]::json[]"),
+            Self::Int(c) => qb.push_bind(c).push("::int8[]"),
+        };
+    }
+}
+
 impl Dialect for Postgres {
+    /// One parameter per column whatever the rows: the limit only bounds
+    /// the size of one statement.
+    const MAX_ROWS: usize = 5000;
+
+    fn push_rows<'a>(
+        qb: &mut QueryBuilder<'a, Self>,
+        width: usize,
+        vals: Vec<Val<'a>>,
+    ) -> Result<(), StoreError> {
+        let rows = vals.len() / width.max(1);
+        let mut columns: Vec<Column<'a>> = vals
+            .iter()
+            .take(width)
+            .map(|v| Column::new(v, rows))
+            .collect();
+        for (i, v) in vals.into_iter().enumerate() {
+            if let Some(c) = columns.get_mut(i % width) {
+                c.push(v)?;
+            }
+        }
+        qb.push("SELECT * FROM UNNEST(");
+        for (i, c) in columns.into_iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            c.bind(qb);
+        }
+        qb.push(")");
+        Ok(())
+    }
     fn bind_uuid(qb: &mut QueryBuilder<'_, Self>, v: Option<Uuid>) {
         qb.push_bind(v);
-    }
-    fn bind_ts(
-        qb: &mut QueryBuilder<'_, Self>,
-        v: Option<OffsetDateTime>,
-    ) -> Result<(), StoreError> {
-        qb.push_bind(v.map(truncate_micros));
-        Ok(())
     }
     fn bind_str<'a>(qb: &mut QueryBuilder<'a, Self>, v: Option<&'a str>) {
         qb.push_bind(v);
     }
     fn bind_string(qb: &mut QueryBuilder<'_, Self>, v: String) {
         qb.push_bind(v);
-    }
-    fn bind_json(qb: &mut QueryBuilder<'_, Self>, v: Option<String>) {
-        qb.push_bind(v);
-        qb.push("::json");
     }
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, v: i64) {
         qb.push_bind(v);
@@ -115,66 +208,47 @@ impl Dialect for Postgres {
     }
 }
 
-/// Writes one parenthesized tuple of values, comma-separated.
-pub(crate) struct Tuple<'q, 'a, DB: Database> {
-    qb: &'q mut QueryBuilder<'a, DB>,
-    n: usize,
+/// Collects the values of rows, row after row.
+pub(crate) struct Tuple<'a> {
+    vals: Vec<Val<'a>>,
 }
 
-impl<'q, 'a, DB: Dialect> Tuple<'q, 'a, DB> {
-    fn new(qb: &'q mut QueryBuilder<'a, DB>) -> Self {
-        Self { qb, n: 0 }
-    }
-    fn sep(&mut self) {
-        if self.n > 0 {
-            self.qb.push(", ");
-        }
-        self.n += 1;
-    }
+impl<'a> Tuple<'a> {
     fn uuid(&mut self, v: Uuid) -> &mut Self {
         self.opt_uuid(Some(v))
     }
     fn opt_uuid(&mut self, v: Option<Uuid>) -> &mut Self {
-        self.sep();
-        DB::bind_uuid(self.qb, v);
+        self.vals.push(Val::Uuid(v));
         self
     }
     fn ts(&mut self, v: OffsetDateTime) -> Result<&mut Self, StoreError> {
         self.opt_ts(Some(v))
     }
     fn opt_ts(&mut self, v: Option<OffsetDateTime>) -> Result<&mut Self, StoreError> {
-        self.sep();
-        DB::bind_ts(self.qb, v)?;
+        self.vals.push(Val::Ts(v));
         Ok(self)
     }
     fn str(&mut self, v: &'a str) -> &mut Self {
         self.opt_str(Some(v))
     }
     fn opt_str(&mut self, v: Option<&'a str>) -> &mut Self {
-        self.sep();
-        DB::bind_str(self.qb, v);
+        self.vals.push(Val::Str(v));
         self
     }
     fn string(&mut self, v: String) -> &mut Self {
-        self.sep();
-        DB::bind_string(self.qb, v);
+        self.vals.push(Val::String(Some(v)));
         self
     }
     fn json<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<&mut Self, StoreError> {
-        let s = to_json(v)?;
-        self.sep();
-        DB::bind_json(self.qb, Some(s));
+        self.vals.push(Val::Json(Some(to_json(v)?)));
         Ok(self)
     }
     fn opt_json<T: Serialize>(&mut self, v: Option<&T>) -> Result<&mut Self, StoreError> {
-        let s = v.map(to_json).transpose()?;
-        self.sep();
-        DB::bind_json(self.qb, s);
+        self.vals.push(Val::Json(v.map(to_json).transpose()?));
         Ok(self)
     }
     fn int(&mut self, v: i64) -> &mut Self {
-        self.sep();
-        DB::bind_int(self.qb, v);
+        self.vals.push(Val::Int(v));
         self
     }
     fn rev(&mut self, v: Revision) -> Result<&mut Self, StoreError> {
@@ -330,11 +404,11 @@ fn insert_head<'a, DB: Dialect>(t: &Table) -> QueryBuilder<'a, DB> {
     qb.push(t.name);
     qb.push(" (");
     qb.push(t.columns.join(", "));
-    qb.push(") VALUES ");
+    qb.push(") ");
     qb
 }
 
-/// `INSERT .. VALUES (..), (..)`, each tuple written by `row`.
+/// `INSERT INTO t (..) <rows>`, each row's values collected by `row`.
 fn insert<'a, DB, T, F>(
     t: &Table,
     rows: &[&'a T],
@@ -343,17 +417,23 @@ fn insert<'a, DB, T, F>(
 where
     DB: Dialect,
     T: ?Sized,
-    F: FnMut(&mut Tuple<'_, 'a, DB>, &'a T) -> Result<(), StoreError>,
+    F: FnMut(&mut Tuple<'a>, &'a T) -> Result<(), StoreError>,
 {
-    let mut qb = insert_head::<DB>(t);
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            qb.push(", ");
-        }
-        qb.push("(");
-        row(&mut Tuple::new(&mut qb), r)?;
-        qb.push(")");
+    let width = t.columns.len();
+    let mut tuple = Tuple {
+        vals: Vec::with_capacity(width * rows.len()),
+    };
+    for r in rows {
+        row(&mut tuple, r)?;
     }
+    if tuple.vals.len() != width * rows.len() {
+        return Err(StoreError::Invalid(format!(
+            "{}: wrong number of values",
+            t.name
+        )));
+    }
+    let mut qb = insert_head::<DB>(t);
+    DB::push_rows(&mut qb, width, tuple.vals)?;
     Ok(qb)
 }
 
@@ -365,7 +445,7 @@ fn upsert<'a, DB, T, F>(
 ) -> Result<QueryBuilder<'a, DB>, StoreError>
 where
     DB: Dialect,
-    F: FnMut(&mut Tuple<'_, 'a, DB>, &'a T) -> Result<(), StoreError>,
+    F: FnMut(&mut Tuple<'a>, &'a T) -> Result<(), StoreError>,
 {
     let mut qb = insert(t, rows, row)?;
     qb.push(" ON CONFLICT (");
@@ -420,8 +500,11 @@ fn key(c: &Change) -> Key<'_> {
     }
 }
 
-/// Splits changes into runs of one kind, no entity twice, at most [`MAX_ROWS`].
-pub(crate) fn runs<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Vec<Vec<&'a Change>> {
+/// Splits changes into runs of one kind, no entity twice, at most `max` changes.
+pub(crate) fn runs<'a>(
+    changes: impl IntoIterator<Item = &'a Change>,
+    max: usize,
+) -> Vec<Vec<&'a Change>> {
     let mut out: Vec<Vec<&'a Change>> = Vec::new();
     let mut kind: Option<Discriminant<Change>> = None;
     let mut seen: HashSet<Key<'a>> = HashSet::new();
@@ -429,7 +512,7 @@ pub(crate) fn runs<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Vec<Vec
         let d = std::mem::discriminant(c);
         let k = key(c);
         let fits =
-            kind == Some(d) && !seen.contains(&k) && out.last().is_some_and(|r| r.len() < MAX_ROWS);
+            kind == Some(d) && !seen.contains(&k) && out.last().is_some_and(|r| r.len() < max);
         match out.last_mut() {
             Some(run) if fits => run.push(c),
             _ => {
@@ -635,7 +718,7 @@ pub(crate) fn statement<'a, DB: Dialect>(
     }
 }
 
-/// `INSERT INTO audit_events .. RETURNING seq` for at most [`MAX_ROWS`] events.
+/// `INSERT INTO audit_events .. RETURNING seq` for at most [`Dialect::MAX_ROWS`] events.
 pub(crate) fn insert_audit<'a, DB: Dialect>(
     events: &[&'a AuditEvent],
 ) -> Result<QueryBuilder<'a, DB>, StoreError> {

@@ -149,8 +149,10 @@ pub(crate) fn scope_cols(s: &Scope) -> (&'static str, Option<Uuid>) {
 // JSON columns are read through `CAST(.. AS TEXT)`, which both backends
 // accept, so the decoders see text everywhere.
 
-pub(crate) const SELECT_ORGANIZATIONS: &str =
-    "SELECT id, name, slug, revision, created_at, updated_at FROM organizations";
+const ORGANIZATIONS: Read = Read {
+    table: "organizations",
+    columns: "id, name, slug, revision, created_at, updated_at",
+};
 
 pub(crate) fn organization<R: Cols>(r: &R) -> Result<Change, StoreError> {
     Ok(Change::PutOrganization(Organization {
@@ -172,8 +174,10 @@ pub(crate) fn organization<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
-pub(crate) const SELECT_ACCOUNTS: &str =
-    "SELECT id, organization_id, name, type, status, revision, created_at, updated_at FROM accounts";
+const ACCOUNTS: Read = Read {
+    table: "accounts",
+    columns: "id, organization_id, name, type, status, revision, created_at, updated_at",
+};
 
 pub(crate) fn account<R: Cols>(r: &R) -> Result<Change, StoreError> {
     Ok(Change::PutAccount(Account {
@@ -197,9 +201,12 @@ pub(crate) fn account<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
-pub(crate) const SELECT_USERS: &str = "SELECT id, organization_id, email, first_name, last_name, \
+const USERS: Read = Read {
+    table: "users",
+    columns: "id, organization_id, email, first_name, last_name, \
      CAST(phone AS TEXT), CAST(settings AS TEXT), CAST(external_ids AS TEXT), status, \
-     created_at, created_by, updated_at, updated_by, deleted_at, revision FROM users";
+     created_at, created_by, updated_at, updated_by, deleted_at, revision",
+};
 
 pub(crate) fn user<R: Cols>(r: &R) -> Result<Change, StoreError> {
     let name = |i: usize, what: &str| -> Result<Option<PersonName>, StoreError> {
@@ -229,9 +236,12 @@ pub(crate) fn user<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
-pub(crate) const SELECT_MEMBERSHIPS: &str = "SELECT id, user_id, account_id, status, \
+const MEMBERSHIPS: Read = Read {
+    table: "memberships",
+    columns: "id, user_id, account_id, status, \
      CAST(group_names AS TEXT), invited_at, joined_at, last_access_at, created_at, created_by, \
-     revision FROM memberships";
+     revision",
+};
 
 pub(crate) fn membership<R: Cols>(r: &R) -> Result<Change, StoreError> {
     Ok(Change::PutMembership(Membership {
@@ -255,8 +265,10 @@ pub(crate) fn membership<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
-pub(crate) const SELECT_PERMISSIONS: &str =
-    "SELECT id, code, description, organization_id, revision FROM permissions";
+const PERMISSIONS: Read = Read {
+    table: "permissions",
+    columns: "id, code, description, organization_id, revision",
+};
 
 pub(crate) fn permission<R: Cols>(r: &R) -> Result<Change, StoreError> {
     Ok(Change::PutPermission(Permission {
@@ -273,8 +285,11 @@ pub(crate) fn permission<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
-pub(crate) const SELECT_ROLES: &str = "SELECT organization_id, id, name, description, \
-     CAST(permission_ids AS TEXT), revision FROM roles";
+const ROLES: Read = Read {
+    table: "roles",
+    columns: "organization_id, id, name, description, \
+     CAST(permission_ids AS TEXT), revision",
+};
 
 pub(crate) fn role<R: Cols>(r: &R) -> Result<Change, StoreError> {
     Ok(Change::PutRole(Role {
@@ -287,8 +302,11 @@ pub(crate) fn role<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
-pub(crate) const SELECT_GRANTS: &str = "SELECT id, user_id, role_organization_id, role_id, \
-     permission_id, scope_kind, scope_id, created_at, created_by, revision FROM grants";
+const GRANTS: Read = Read {
+    table: "grants",
+    columns: "id, user_id, role_organization_id, role_id, \
+     permission_id, scope_kind, scope_id, created_at, created_by, revision",
+};
 
 pub(crate) fn grant<R: Cols>(r: &R) -> Result<Change, StoreError> {
     let role_org = r.opt_uuid(2, "grants.role_organization_id")?;
@@ -320,8 +338,11 @@ pub(crate) fn grant<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
-pub(crate) const SELECT_API_KEYS: &str = "SELECT id, key_id, user_id, name, secret_hash, \
-     created_at, created_by, expires_at, revoked_at, revision FROM api_keys";
+const API_KEYS: Read = Read {
+    table: "api_keys",
+    columns: "id, key_id, user_id, name, secret_hash, \
+     created_at, created_by, expires_at, revoked_at, revision",
+};
 
 pub(crate) fn api_key<R: Cols>(r: &R) -> Result<Change, StoreError> {
     Ok(Change::PutApiKey(ApiKey {
@@ -341,21 +362,35 @@ pub(crate) fn api_key<R: Cols>(r: &R) -> Result<Change, StoreError> {
     }))
 }
 
+/// An entity table and the columns its decoder reads, in order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Read {
+    pub(crate) table: &'static str,
+    pub(crate) columns: &'static str,
+}
+
+impl Read {
+    /// `SELECT <columns> FROM <table>`.
+    pub(crate) fn select(&self) -> String {
+        format!("SELECT {} FROM {}", self.columns, self.table)
+    }
+}
+
 /// A decoder of one entity table.
 pub(crate) type Decoder<R> = fn(&R) -> Result<Change, StoreError>;
 
 /// Every entity table with its decoder, in an order that keeps references
 /// resolvable (the model does not require it, but it reads naturally).
-pub(crate) fn tables<R: Cols>() -> [(&'static str, Decoder<R>); 8] {
+pub(crate) fn tables<R: Cols>() -> [(Read, Decoder<R>); 8] {
     [
-        (SELECT_ORGANIZATIONS, organization::<R>),
-        (SELECT_ACCOUNTS, account::<R>),
-        (SELECT_USERS, user::<R>),
-        (SELECT_MEMBERSHIPS, membership::<R>),
-        (SELECT_PERMISSIONS, permission::<R>),
-        (SELECT_ROLES, role::<R>),
-        (SELECT_GRANTS, grant::<R>),
-        (SELECT_API_KEYS, api_key::<R>),
+        (ORGANIZATIONS, organization::<R>),
+        (ACCOUNTS, account::<R>),
+        (USERS, user::<R>),
+        (MEMBERSHIPS, membership::<R>),
+        (PERMISSIONS, permission::<R>),
+        (ROLES, role::<R>),
+        (GRANTS, grant::<R>),
+        (API_KEYS, api_key::<R>),
     ]
 }
 

@@ -115,8 +115,9 @@ impl Store for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         let mut model = Model::new();
-        for (sql, decode) in codec::tables::<PgRow>() {
-            let mut rows = sqlx::query(sql).fetch(&mut *tx);
+        for (read, decode) in codec::tables::<PgRow>() {
+            let sql = read.select();
+            let mut rows = sqlx::query(&sql).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {
                 model.apply(&decode(&row)?);
             }
@@ -163,13 +164,16 @@ impl Store for PgStore {
         batch::check_revisions(base, commits)?;
         let last_rev = codec::rev_to_i64(last.revision)?;
         // Build every statement before taking the lock.
-        let mut entity_statements = batch::runs(commits.iter().flat_map(|c| &c.changes))
-            .iter()
-            .map(|run| batch::statement::<Postgres>(run))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut entity_statements = batch::runs(
+            commits.iter().flat_map(|c| &c.changes),
+            <Postgres as batch::Dialect>::MAX_ROWS,
+        )
+        .iter()
+        .map(|run| batch::statement::<Postgres>(run))
+        .collect::<Result<Vec<_>, _>>()?;
         let events: Vec<&AuditEvent> = commits.iter().flat_map(|c| &c.audit).collect();
         let mut audit_statements = events
-            .chunks(batch::MAX_ROWS)
+            .chunks(<Postgres as batch::Dialect>::MAX_ROWS)
             .map(|chunk| Ok((chunk.len(), batch::insert_audit::<Postgres>(chunk)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let commit_refs: Vec<&Commit> = commits.iter().collect();
@@ -252,6 +256,10 @@ impl Store for PgStore {
             let mut listener = PgListener::connect_with(&self.pool).await?;
             listener.listen(CHANGES_CHANNEL).await?;
             *guard = Some(listener);
+            // A commit announced before we listened was not heard: report a
+            // possible change so the caller looks at the revision now, with
+            // the listener already in place for everything after.
+            return Ok(());
         }
         let Some(listener) = guard.as_mut() else {
             return Ok(());

@@ -9,13 +9,13 @@ use crate::batch;
 use crate::codec::{self, col_err, Cols};
 use crate::{AuditFilter, Commit, Store, StoreError};
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Model, Revision};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -145,6 +145,120 @@ impl Cols for SqliteRow {
 
 const SELECT_REVISION: &str = "SELECT revision FROM meta WHERE id = 1";
 
+/// Rows per chunk of [`Store::load_model`].
+const LOAD_CHUNK: i64 = 5000;
+
+/// One column value of a loaded chunk, borrowed from the chunk's text
+/// where no JSON escape forces a copy.
+#[derive(Debug)]
+enum Cell<'a> {
+    Null,
+    Int(i64),
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a column value")
+            }
+            fn visit_unit<E>(self) -> Result<Cell<'de>, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_none<E>(self) -> Result<Cell<'de>, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Cell<'de>, E> {
+                Ok(Cell::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Cell<'de>, E> {
+                Ok(i64::try_from(v).map_or(Cell::Other, Cell::Int))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Cell<'de>, E> {
+                Ok(Cell::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Cell<'de>, E> {
+                Ok(Cell::Other)
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cell<'de>, E> {
+                Ok(Cell::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Cell<'de>, E> {
+                Ok(Cell::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Cell<'de>, E> {
+                Ok(Cell::Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Applies one chunk of rows of table number `table` of [`codec::tables`].
+fn apply_chunk(model: &mut Model, table: usize, chunk: &str) -> Result<(), StoreError> {
+    let tables = codec::tables::<JsonRow<'_>>();
+    let Some((read, decode)) = tables.get(table) else {
+        return Err(StoreError::Corrupt(format!("no table {table}")));
+    };
+    let rows: Vec<Vec<Cell<'_>>> =
+        serde_json::from_str(chunk).map_err(|e| StoreError::corrupt(read.table, e))?;
+    for row in rows {
+        model.apply(&decode(&JsonRow(row))?);
+    }
+    Ok(())
+}
+
+/// One row of a chunk: its column values.
+struct JsonRow<'a>(Vec<Cell<'a>>);
+
+impl JsonRow<'_> {
+    fn get(&self, i: usize, what: &str) -> Result<&Cell<'_>, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Corrupt(format!("{what}: missing")))
+    }
+}
+
+impl Cols for JsonRow<'_> {
+    fn str(&self, i: usize, what: &str) -> Result<&str, StoreError> {
+        self.opt_str(i, what)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{what}: null")))
+    }
+    fn opt_str(&self, i: usize, what: &str) -> Result<Option<&str>, StoreError> {
+        match self.get(i, what)? {
+            Cell::Null => Ok(None),
+            Cell::Str(s) => Ok(Some(s)),
+            _ => Err(StoreError::Corrupt(format!("{what}: not text"))),
+        }
+    }
+    fn uuid(&self, i: usize, what: &str) -> Result<Uuid, StoreError> {
+        Uuid::parse_str(self.str(i, what)?).map_err(|e| StoreError::corrupt(what, e))
+    }
+    fn opt_uuid(&self, i: usize, what: &str) -> Result<Option<Uuid>, StoreError> {
+        self.opt_str(i, what)?
+            .map(|s| Uuid::parse_str(s).map_err(|e| StoreError::corrupt(what, e)))
+            .transpose()
+    }
+    fn ts(&self, i: usize, what: &str) -> Result<OffsetDateTime, StoreError> {
+        codec::parse_ts(self.str(i, what)?, what)
+    }
+    fn opt_ts(&self, i: usize, what: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.opt_str(i, what)?
+            .map(|s| codec::parse_ts(s, what))
+            .transpose()
+    }
+    fn int(&self, i: usize, what: &str) -> Result<i64, StoreError> {
+        match self.get(i, what)? {
+            Cell::Int(n) => Ok(*n),
+            _ => Err(StoreError::Corrupt(format!("{what}: not an integer"))),
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -160,10 +274,26 @@ impl Store for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let mut model = Model::new();
-        for (sql, decode) in codec::tables::<SqliteRow>() {
-            let mut rows = sqlx::query(sql).fetch(&mut *tx);
-            while let Some(row) = rows.try_next().await? {
-                model.apply(&decode(&row)?);
+        for (table, (read, _)) in codec::tables::<JsonRow<'static>>().into_iter().enumerate() {
+            // Rows travel in chunks of one JSON text each: sqlx hands rows
+            // from its SQLite worker thread one by one, which costs far more
+            // than SQLite's own JSON encoding and serde's decoding.
+            let sql = format!(
+                "SELECT max(r), '[' || coalesce(group_concat(j, ','), '') || ']' FROM \
+                 (SELECT rowid AS r, json_array({}) AS j FROM {} WHERE rowid > ?1 \
+                 ORDER BY rowid LIMIT ?2)",
+                read.columns, read.table
+            );
+            let mut after: i64 = i64::MIN;
+            loop {
+                let (last, chunk): (Option<i64>, String) = sqlx::query_as(&sql)
+                    .bind(after)
+                    .bind(LOAD_CHUNK)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let Some(last) = last else { break };
+                apply_chunk(&mut model, table, &chunk)?;
+                after = last;
             }
         }
         model.set_revision(codec::revision(rev, "meta.revision")?);
@@ -207,13 +337,16 @@ impl Store for SqliteStore {
         batch::check_revisions(base, commits)?;
         let last_rev = codec::rev_to_i64(last.revision)?;
         // Build every statement before taking the write lock.
-        let mut entity_statements = batch::runs(commits.iter().flat_map(|c| &c.changes))
-            .iter()
-            .map(|run| batch::statement::<Sqlite>(run))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut entity_statements = batch::runs(
+            commits.iter().flat_map(|c| &c.changes),
+            <Sqlite as batch::Dialect>::MAX_ROWS,
+        )
+        .iter()
+        .map(|run| batch::statement::<Sqlite>(run))
+        .collect::<Result<Vec<_>, _>>()?;
         let events: Vec<&AuditEvent> = commits.iter().flat_map(|c| &c.audit).collect();
         let mut audit_statements = events
-            .chunks(batch::MAX_ROWS)
+            .chunks(<Sqlite as batch::Dialect>::MAX_ROWS)
             .map(|chunk| Ok((chunk.len(), batch::insert_audit::<Sqlite>(chunk)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let commit_refs: Vec<&Commit> = commits.iter().collect();

@@ -356,7 +356,7 @@ async fn every_change_round_trips() {
                 Change::PutApiKey(k.clone()),
             ],
         );
-        let events = store.commit(0, &[c1.clone()]).await.unwrap();
+        let events = store.commit(0, std::slice::from_ref(&c1)).await.unwrap();
         assert_eq!(events.len(), c1.audit.len());
         assert_eq!(store.current_revision().await.unwrap(), 1);
         let loaded = store.load_model().await.unwrap();
@@ -424,7 +424,7 @@ async fn every_change_round_trips() {
                 Change::DeleteOrganization(o2.id),
             ],
         );
-        store.commit(1, &[c2.clone()]).await.unwrap();
+        store.commit(1, std::slice::from_ref(&c2)).await.unwrap();
         let loaded = store.load_model().await.unwrap();
         assert_same(b, &loaded, &expected(&[&c1, &c2]));
         assert!(loaded.organization(o2.id).is_none(), "{b}");
@@ -443,7 +443,7 @@ async fn every_change_round_trips() {
         // A soft-deleted user's email is free again.
         let again = user(o.id, "ZOE@acme.test", 3);
         let c3 = commit(3, vec![Change::PutUser(again.clone())]);
-        store.commit(2, &[c3.clone()]).await.unwrap();
+        store.commit(2, std::slice::from_ref(&c3)).await.unwrap();
         let loaded = store.load_model().await.unwrap();
         assert_same(b, &loaded, &expected(&[&c1, &c2, &c3]));
         assert_eq!(loaded.user_by_email("zoe@acme.test"), Some(again.id), "{b}");
@@ -540,7 +540,7 @@ async fn stale_base_is_refused_and_changes_nothing() {
         let store = open(&db).await;
         let b = db.backend;
         let first = commit(1, vec![Change::PutOrganization(org("first", 1))]);
-        store.commit(0, &[first.clone()]).await.unwrap();
+        store.commit(0, std::slice::from_ref(&first)).await.unwrap();
         let before = all_audit(&*store).await;
 
         let late = commit(1, vec![Change::PutOrganization(org("late", 1))]);
@@ -610,7 +610,7 @@ async fn a_failing_commit_rolls_back_everything() {
 
         // The store is still usable, at the same base.
         let good = commit(1, vec![Change::PutOrganization(o.clone())]);
-        store.commit(0, &[good.clone()]).await.unwrap();
+        store.commit(0, std::slice::from_ref(&good)).await.unwrap();
         assert_same(b, &store.load_model().await.unwrap(), &expected(&[&good]));
         assert_eq!(all_audit(&*store).await.len(), 1, "{b}");
     }
@@ -790,7 +790,7 @@ async fn reopening_keeps_the_data() {
         );
         {
             let store = open(&db).await;
-            store.commit(0, &[c.clone()]).await.unwrap();
+            store.commit(0, std::slice::from_ref(&c)).await.unwrap();
             store.touch_api_key(k.id, now()).await.unwrap();
         }
         let store = open(&db).await;
@@ -817,7 +817,7 @@ async fn api_key_use_is_recorded_outside_the_model() {
                 Change::PutApiKey(k.clone()),
             ],
         );
-        store.commit(0, &[c1.clone()]).await.unwrap();
+        store.commit(0, std::slice::from_ref(&c1)).await.unwrap();
         let used = datetime!(2030-01-02 03:04:05.678901 UTC);
         store.touch_api_key(k.id, used).await.unwrap();
         store.touch_api_key(ApiKeyId::new(), used).await.unwrap(); // unknown: no-op
@@ -828,7 +828,7 @@ async fn api_key_use_is_recorded_outside_the_model() {
             ..k.clone()
         };
         let c2 = commit(2, vec![Change::PutApiKey(k2)]);
-        store.commit(1, &[c2.clone()]).await.unwrap();
+        store.commit(1, std::slice::from_ref(&c2)).await.unwrap();
         assert_same(
             b,
             &store.load_model().await.unwrap(),
@@ -908,7 +908,7 @@ async fn large_batches_and_repeated_entities() {
         let c = commit(1, changes);
         assert!(c.audit.len() > 1000);
         let started = Instant::now();
-        let events = store.commit(0, &[c.clone()]).await.unwrap();
+        let events = store.commit(0, std::slice::from_ref(&c)).await.unwrap();
         eprintln!(
             "{b}: committed {} changes in {:?}",
             c.changes.len(),
@@ -1079,4 +1079,106 @@ async fn urls() {
             "{url}"
         );
     }
+}
+
+/// Load-time smoke test at scale: `ROSTER_SCALE_USERS` users (default
+/// 20 000) with ten grants each. Run with
+/// `cargo test --release -p roster-store --test conformance scale -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "slow; run on demand"]
+async fn scale_load() {
+    let n: usize = std::env::var("ROSTER_SCALE_USERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    for db in test_databases().await {
+        let store = open(&db).await;
+        let b = db.backend;
+        let o = org("scale", 1);
+        let acc = account(o.id, 1);
+        let c = commit(
+            1,
+            vec![
+                Change::PutOrganization(o.clone()),
+                Change::PutAccount(acc.clone()),
+            ],
+        );
+        store.commit(0, &[c]).await.unwrap();
+        let started = Instant::now();
+        let users: Vec<usize> = (0..n).collect();
+        for (rev, chunk) in (1..).zip(users.chunks(10_000)) {
+            let mut changes = Vec::with_capacity(chunk.len() * 11);
+            for i in chunk {
+                let u = user(o.id, &format!("u{i}@scale.test"), rev + 1);
+                for g in 0..10 {
+                    let scope = if g % 2 == 0 {
+                        Scope::Account(acc.id)
+                    } else {
+                        Scope::Organization(o.id)
+                    };
+                    changes.push(Change::PutGrant(grant(
+                        u.id,
+                        builtin("viewer"),
+                        scope,
+                        rev + 1,
+                    )));
+                }
+                changes.insert(changes.len() - 10, Change::PutUser(u));
+            }
+            let c = Commit {
+                revision: rev + 1,
+                changes,
+                audit: vec![],
+            };
+            store.commit(rev, &[c]).await.unwrap();
+        }
+        eprintln!(
+            "{b}: wrote {n} users + {} grants in {:?}",
+            n * 10,
+            started.elapsed()
+        );
+        let loads: usize = std::env::var("ROSTER_SCALE_LOADS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        let mut model = Model::new();
+        for _ in 0..loads {
+            let started = Instant::now();
+            model = store.load_model().await.unwrap();
+            eprintln!("{b}: loaded in {:?}", started.elapsed());
+        }
+        assert_eq!(model.user_count(), n);
+        assert_eq!(model.grants().count(), n * 10);
+    }
+}
+
+#[test]
+#[ignore = "measurement"]
+fn model_apply_cost() {
+    let n = 50_000;
+    let o = org("scale", 1);
+    let acc = account(o.id, 1);
+    let mut changes = Vec::new();
+    for i in 0..n {
+        let u = user(o.id, &format!("u{i}@scale.test"), 2);
+        for g in 0..10 {
+            let scope = if g % 2 == 0 {
+                Scope::Account(acc.id)
+            } else {
+                Scope::Organization(o.id)
+            };
+            changes.push(Change::PutGrant(grant(u.id, builtin("viewer"), scope, 2)));
+        }
+        changes.push(Change::PutUser(u));
+    }
+    let started = Instant::now();
+    let mut m = Model::new();
+    for c in &changes {
+        m.apply(c);
+    }
+    eprintln!(
+        "applied {} changes in {:?}",
+        changes.len(),
+        started.elapsed()
+    );
 }

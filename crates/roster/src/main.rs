@@ -1,5 +1,8 @@
 //! `roster`: one binary. `serve` runs the HTTP API, `init` bootstraps a
-//! database without serving, `migrate` applies the schema.
+//! database without serving, `migrate` applies the schema, `generate` loads
+//! a synthetic data set for benchmarks.
+
+mod generate;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -50,12 +53,39 @@ enum Command {
         #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
+    /// Load a synthetic data set (organizations, accounts, users, grants) for
+    /// benchmarks. Run it while no server writes to the database.
+    Generate {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Number of users.
+        #[arg(long)]
+        users: usize,
+        /// Number of organizations (default: one per 100 users).
+        #[arg(long)]
+        orgs: Option<usize>,
+        /// Accounts per organization.
+        #[arg(long, default_value_t = 10)]
+        accounts_per_org: usize,
+        /// Grants per user.
+        #[arg(long, default_value_t = 10)]
+        grants_per_user: usize,
+        /// Random seed; the same seed gives the same data set.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory to write sample queries for load tests into (`checks.tsv`, `orgs.tsv`).
+        #[arg(long)]
+        sample: Option<std::path::PathBuf>,
+    },
 }
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("ROSTER_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -64,7 +94,9 @@ fn init_tracing() {
 }
 
 async fn open(database: &str) -> anyhow::Result<Arc<dyn roster_store::Store>> {
-    let store = roster_store::open(database).await.with_context(|| format!("opening {database}"))?;
+    let store = roster_store::open(database)
+        .await
+        .with_context(|| format!("opening {database}"))?;
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }
@@ -100,32 +132,78 @@ async fn main() -> anyhow::Result<()> {
             open(&database).await?;
             tracing::info!(database = %redact(&database), "migrations applied");
         }
-        Command::Init { database, org, admin_email, json } => {
+        Command::Init {
+            database,
+            org,
+            admin_email,
+            json,
+        } => {
             let store = open(&database).await?;
-            let state = AppState::start(store, Config::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let b = bootstrap::bootstrap(&state, &org, &admin_email).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let state = AppState::start(store, Config::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let b = bootstrap::bootstrap(&state, &org, &admin_email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 println!("{}", serde_json::to_string(&b)?);
             } else {
-                println!("organization {}\nuser {}\napi key id {}\napi key {}", b.organization_id, b.user_id, b.api_key_id, b.api_key);
+                println!(
+                    "organization {}\nuser {}\napi key id {}\napi key {}",
+                    b.organization_id, b.user_id, b.api_key_id, b.api_key
+                );
             }
         }
-        Command::Serve { database, listen, demo } => {
+        Command::Generate {
+            database,
+            users,
+            orgs,
+            accounts_per_org,
+            grants_per_user,
+            seed,
+            sample,
+        } => {
             let store = open(&database).await?;
-            let state = AppState::start(store, Config::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let spec = generate::Spec {
+                users,
+                orgs,
+                accounts_per_org,
+                grants_per_user,
+                seed,
+                sample,
+            };
+            let summary = generate::run(&*store, &spec).await?;
+            println!("{summary}");
+        }
+        Command::Serve {
+            database,
+            listen,
+            demo,
+        } => {
+            let store = open(&database).await?;
+            let state = AppState::start(store, Config::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if bootstrap::is_empty(&state) {
                 let b = bootstrap::bootstrap(&state, "Roster", "admin@roster.local")
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 // Printed once, on the first start only; never logged.
-                println!("Bootstrapped organization {} with owner {} (admin@roster.local).", b.organization_id, b.user_id);
+                println!(
+                    "Bootstrapped organization {} with owner {} (admin@roster.local).",
+                    b.organization_id, b.user_id
+                );
                 println!("Owner API key (shown once, keep it): {}", b.api_key);
             }
             if demo {
-                roster_server::demo::load(&state).await.map_err(|e| anyhow::anyhow!("loading demo data: {e}"))?;
+                roster_server::demo::load(&state)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("loading demo data: {e}"))?;
             }
             state.spawn_follower();
-            let listener = TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+            let listener = TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
             tracing::info!(listen = %listener.local_addr()?, database = %redact(&database), revision = state.engine.revision(), "roster serving");
             roster_server::serve(listener, roster_server::router(state), shutdown_signal()).await?;
         }

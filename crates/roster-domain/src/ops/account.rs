@@ -33,10 +33,17 @@ pub fn create_account(d: &mut Draft<'_>, new: NewAccount) -> Result<Arc<Account>
     if d.model().organization(org).is_none() {
         return Err(DomainError::not_found("organization", org));
     }
-    d.require(perms::accounts_write(), &Scope::Accounts(org), ("organization", org.to_string()))?;
+    d.require(
+        perms::accounts_write(),
+        &Scope::Accounts(org),
+        ("organization", org.to_string()),
+    )?;
     let id = new.id.unwrap_or_default();
     if d.model().account(id).is_some() {
-        return Err(DomainError::conflict("id", format!("account `{id}` exists")));
+        return Err(DomainError::conflict(
+            "id",
+            format!("account `{id}` exists"),
+        ));
     }
     let account = Account {
         id,
@@ -66,8 +73,16 @@ pub fn create_account(d: &mut Draft<'_>, new: NewAccount) -> Result<Arc<Account>
 
 /// Reads an account (`accounts:read` over it).
 pub fn get_account(d: &Draft<'_>, id: AccountId) -> Result<Arc<Account>, DomainError> {
-    let a = d.model().account(id).cloned().ok_or_else(|| DomainError::not_found("account", id))?;
-    d.require(perms::accounts_read(), &Scope::Account(id), ("account", id.to_string()))?;
+    let a = d
+        .model()
+        .account(id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("account", id))?;
+    d.require(
+        perms::accounts_read(),
+        &Scope::Account(id),
+        ("account", id.to_string()),
+    )?;
     Ok(a)
 }
 
@@ -109,8 +124,16 @@ pub fn update_account(
     patch: AccountPatch,
     pre: Precondition,
 ) -> Result<Arc<Account>, DomainError> {
-    let before = d.model().account(id).cloned().ok_or_else(|| DomainError::not_found("account", id))?;
-    d.require(perms::accounts_write(), &Scope::Account(id), ("account", id.to_string()))?;
+    let before = d
+        .model()
+        .account(id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("account", id))?;
+    d.require(
+        perms::accounts_write(),
+        &Scope::Account(id),
+        ("account", id.to_string()),
+    )?;
     pre.check(before.revision)?;
     let mut after = (*before).clone();
     if let Some(v) = patch.name {
@@ -144,12 +167,28 @@ pub fn update_account(
 }
 
 /// Deletes an account with its memberships and the grants scoped to it.
-pub fn delete_account(d: &mut Draft<'_>, id: AccountId, pre: Precondition) -> Result<(), DomainError> {
-    let before = d.model().account(id).cloned().ok_or_else(|| DomainError::not_found("account", id))?;
+pub fn delete_account(
+    d: &mut Draft<'_>,
+    id: AccountId,
+    pre: Precondition,
+) -> Result<(), DomainError> {
+    let before = d
+        .model()
+        .account(id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("account", id))?;
     let org = before.organization_id;
-    d.require(perms::accounts_write(), &Scope::Account(id), ("account", id.to_string()))?;
+    d.require(
+        perms::accounts_write(),
+        &Scope::Account(id),
+        ("account", id.to_string()),
+    )?;
     pre.check(before.revision)?;
-    let members: Vec<_> = d.model().members_of(id).filter_map(|u| d.model().membership_of(u, id).cloned()).collect();
+    let members: Vec<_> = d
+        .model()
+        .members_of(id)
+        .filter_map(|u| d.model().membership_of(u, id).cloned())
+        .collect();
     for m in members {
         d.record(
             Change::DeleteMembership(m.id),
@@ -165,7 +204,12 @@ pub fn delete_account(d: &mut Draft<'_>, id: AccountId, pre: Precondition) -> Re
             },
         );
     }
-    let grants: Vec<_> = d.model().grants().filter(|g| g.scope == Scope::Account(id)).cloned().collect();
+    let grants: Vec<_> = d
+        .model()
+        .grants()
+        .filter(|g| g.scope == Scope::Account(id))
+        .cloned()
+        .collect();
     for g in grants {
         d.record(
             Change::DeleteGrant(g.id),

@@ -9,7 +9,10 @@ use crate::entity::{AccountType, ApiKey, GrantTarget, RoleKey, User};
 use crate::error::DomainError;
 use crate::ids::{ApiKeyId, UserId};
 use crate::model::Change;
-use crate::ops::{create_account, create_organization, create_user, ensure_grant, NewAccount, NewOrganization, NewUser};
+use crate::ops::{
+    create_account, create_organization, create_user, ensure_grant, NewAccount, NewOrganization,
+    NewUser,
+};
 use crate::scope::Scope;
 use crate::values::{DisplayName, Email, RoleId};
 use sha2::{Digest, Sha256};
@@ -34,7 +37,10 @@ fn hex_encode(bytes: &[u8]) -> String {
 
 /// Compares a presented secret with a stored hash in constant time.
 pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
-    hash_secret(secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    hash_secret(secret)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 /// Input of [`create_api_key`]: the secret material is made by the caller.
@@ -56,13 +62,22 @@ fn require_key_admin(d: &Draft<'_>, owner: &User) -> Result<(), DomainError> {
     if d.actor_id() == Some(owner.id) {
         return Ok(());
     }
-    d.require(perms::api_keys_write(), &Scope::Organization(owner.organization_id), ("user", owner.id.to_string()))
+    d.require(
+        perms::api_keys_write(),
+        &Scope::Organization(owner.organization_id),
+        ("user", owner.id.to_string()),
+    )
 }
 
 /// Creates an API key.
 pub fn create_api_key(d: &mut Draft<'_>, new: NewApiKey) -> Result<Arc<ApiKey>, DomainError> {
     let owner = crate::ops::live_user(d, new.user_id)?;
     require_key_admin(d, &owner)?;
+    // A key acts as its user: minting one for somebody else hands out
+    // everything that user holds (escalation guard).
+    if let Some(actor) = d.actor_id().filter(|a| *a != owner.id) {
+        crate::rules::guard_impersonation(d.model(), actor, owner.id)?;
+    }
     if let Some(e) = new.expires_at {
         if e <= d.now() {
             return Err(DomainError::invalid("expires_at", "must be in the future"));
@@ -101,7 +116,10 @@ pub fn create_api_key(d: &mut Draft<'_>, new: NewApiKey) -> Result<Arc<ApiKey>, 
 
 /// The key without its hash, for the audit trail and responses.
 pub fn redacted(k: &ApiKey) -> ApiKey {
-    ApiKey { secret_hash: String::new(), ..k.clone() }
+    ApiKey {
+        secret_hash: String::new(),
+        ..k.clone()
+    }
 }
 
 /// Keys the actor may manage: its own, and those of users in organizations
@@ -114,7 +132,11 @@ pub fn list_api_keys(d: &Draft<'_>) -> Vec<Arc<ApiKey>> {
             Some(a) => {
                 k.user_id == a
                     || m.user(k.user_id).is_some_and(|u| {
-                        m.holds_over(a, perms::api_keys_write(), &Scope::Organization(u.organization_id))
+                        m.holds_over(
+                            a,
+                            perms::api_keys_write(),
+                            &Scope::Organization(u.organization_id),
+                        )
                     })
             }
         })
@@ -124,8 +146,16 @@ pub fn list_api_keys(d: &Draft<'_>) -> Vec<Arc<ApiKey>> {
 
 /// Revokes a key (idempotent).
 pub fn revoke_api_key(d: &mut Draft<'_>, id: ApiKeyId) -> Result<Arc<ApiKey>, DomainError> {
-    let before = d.model().api_key(id).cloned().ok_or_else(|| DomainError::not_found("api_key", id))?;
-    let owner = d.model().user(before.user_id).cloned().ok_or_else(|| DomainError::not_found("api_key", id))?;
+    let before = d
+        .model()
+        .api_key(id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("api_key", id))?;
+    let owner = d
+        .model()
+        .user(before.user_id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("api_key", id))?;
     d.reach(owner.organization_id, ("api_key", id.to_string()))?;
     require_key_admin(d, &owner)?;
     if before.revoked_at.is_some() {
@@ -172,7 +202,14 @@ pub fn bootstrap(
     key_id: String,
     secret: String,
 ) -> Result<Bootstrapped, DomainError> {
-    let org = create_organization(d, NewOrganization { id: None, name: org_name.clone(), slug: None })?;
+    let org = create_organization(
+        d,
+        NewOrganization {
+            id: None,
+            name: org_name.clone(),
+            slug: None,
+        },
+    )?;
     let account = create_account(
         d,
         NewAccount {
@@ -197,11 +234,25 @@ pub fn bootstrap(
             status: None,
         },
     )?;
-    let owner = GrantTarget::Role(RoleKey { organization_id: None, id: RoleId::parse("owner")? });
+    let owner = GrantTarget::Role(RoleKey {
+        organization_id: None,
+        id: RoleId::parse("owner")?,
+    });
     ensure_grant(d, &user, owner, Scope::Global)?;
     let api_key = create_api_key(
         d,
-        NewApiKey { user_id: user.id, name: DisplayName::parse("bootstrap")?, expires_at: None, key_id, secret },
+        NewApiKey {
+            user_id: user.id,
+            name: DisplayName::parse("bootstrap")?,
+            expires_at: None,
+            key_id,
+            secret,
+        },
     )?;
-    Ok(Bootstrapped { organization_id: org.id, account_id: account.id, user_id: user.id, api_key })
+    Ok(Bootstrapped {
+        organization_id: org.id,
+        account_id: account.id,
+        user_id: user.id,
+        api_key,
+    })
 }

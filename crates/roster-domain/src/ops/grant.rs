@@ -5,9 +5,9 @@
 
 use crate::catalogue::perms;
 use crate::draft::{snapshot, AuditDraft, Draft};
-use crate::entity::{Grant, GrantTarget, RoleKey, User};
+use crate::entity::{Grant, GrantTarget, Membership, RoleKey, User};
 use crate::error::DomainError;
-use crate::ids::{AccountId, GrantId, PermissionId, UserId};
+use crate::ids::{AccountId, GrantId, MembershipId, PermissionId, UserId};
 use crate::model::Change;
 use crate::rules;
 use crate::scope::Scope;
@@ -24,7 +24,12 @@ pub enum GrantSubject {
 }
 
 /// Resolves a grant subject for `holder`, naming `field` on failure.
-pub fn resolve_subject(d: &Draft<'_>, holder: &User, subject: &GrantSubject, field: &str) -> Result<GrantTarget, DomainError> {
+pub fn resolve_subject(
+    d: &Draft<'_>,
+    holder: &User,
+    subject: &GrantSubject,
+    field: &str,
+) -> Result<GrantTarget, DomainError> {
     let m = d.model();
     match subject {
         GrantSubject::Role(id) => m
@@ -33,7 +38,9 @@ pub fn resolve_subject(d: &Draft<'_>, holder: &User, subject: &GrantSubject, fie
             .ok_or_else(|| DomainError::invalid(field, format!("unknown role `{id}`"))),
         GrantSubject::Permission(p) => m
             .permission(*p)
-            .filter(|q| q.organization_id.is_none() || q.organization_id == Some(holder.organization_id))
+            .filter(|q| {
+                q.organization_id.is_none() || q.organization_id == Some(holder.organization_id)
+            })
             .map(|q| GrantTarget::Permission(q.id))
             .ok_or_else(|| DomainError::invalid(field, format!("unknown permission `{p}`"))),
     }
@@ -53,7 +60,9 @@ pub fn validate_scope(d: &Draft<'_>, holder: &User, scope: &Scope) -> Result<(),
             o
         }
         Scope::Account(a) => {
-            let o = m.account_org(a).ok_or_else(|| DomainError::not_found("account", a))?;
+            let o = m
+                .account_org(a)
+                .ok_or_else(|| DomainError::not_found("account", a))?;
             d.reach(o, ("account", a.to_string()))?;
             o
         }
@@ -73,7 +82,11 @@ pub fn ensure_grant(
     scope: Scope,
 ) -> Result<(Arc<Grant>, bool), DomainError> {
     rules::guard_grant_change(d.model(), d.actor_id(), holder.id, &target, &scope)?;
-    if let Some(g) = d.model().grants_of(holder.id).find(|g| g.target == target && g.scope == scope) {
+    if let Some(g) = d
+        .model()
+        .grants_of(holder.id)
+        .find(|g| g.target == target && g.scope == scope)
+    {
         return Ok((g.clone(), false));
     }
     let g = Grant {
@@ -85,7 +98,9 @@ pub fn ensure_grant(
         created_by: d.actor_id(),
         revision: d.revision(),
     };
-    let org = scope.organization(|a| d.model().account_org(a)).or(Some(holder.organization_id));
+    let org = scope
+        .organization(|a| d.model().account_org(a))
+        .or(Some(holder.organization_id));
     let account = match scope {
         Scope::Account(a) => Some(a),
         _ => None,
@@ -110,7 +125,10 @@ pub fn ensure_grant(
 pub fn remove_grant(d: &mut Draft<'_>, g: &Arc<Grant>) -> Result<(), DomainError> {
     rules::guard_grant_change(d.model(), d.actor_id(), g.user_id, &g.target, &g.scope)?;
     let holder_org = d.model().user(g.user_id).map(|u| u.organization_id);
-    let org = g.scope.organization(|a| d.model().account_org(a)).or(holder_org);
+    let org = g
+        .scope
+        .organization(|a| d.model().account_org(a))
+        .or(holder_org);
     let account = match g.scope {
         Scope::Account(a) => Some(a),
         _ => None,
@@ -164,12 +182,21 @@ pub fn delete_grant(d: &mut Draft<'_>, user: UserId, grant: GrantId) -> Result<(
 pub fn list_grants(d: &Draft<'_>, user: UserId) -> Result<Vec<Arc<Grant>>, DomainError> {
     let holder = crate::ops::live_user(d, user)?;
     let m = d.model();
-    let visible: Vec<_> = m.grants_of(holder.id).filter(|g| rules::may_see_grant(m, d.actor_id(), g)).cloned().collect();
+    let visible: Vec<_> = m
+        .grants_of(holder.id)
+        .filter(|g| rules::may_see_grant(m, d.actor_id(), g))
+        .cloned()
+        .collect();
     if visible.is_empty() && d.actor_id().is_some_and(|a| a != holder.id) {
         // The actor must at least be able to read grants somewhere in the organization.
         let any = d.actor_id().is_some_and(|a| {
-            m.holds_over(a, perms::grants_read(), &Scope::Organization(holder.organization_id))
-                || m.grants_of(a).any(|g| g.scope != Scope::Global && m.grant_gives(g, perms::grants_read()))
+            m.holds_over(
+                a,
+                perms::grants_read(),
+                &Scope::Organization(holder.organization_id),
+            ) || m
+                .grants_of(a)
+                .any(|g| g.scope != Scope::Global && m.grant_gives(g, perms::grants_read()))
         });
         if !any {
             return Err(DomainError::forbidden("requires `grants:read`"));
@@ -192,12 +219,16 @@ pub fn set_account_role(
     let scope = Scope::Account(account);
     validate_scope(d, holder, &scope)?;
     if d.actor_id() == Some(holder.id) {
-        return Err(DomainError::SelfChange { message: "you cannot change the role of your own account".into() });
+        return Err(DomainError::SelfChange {
+            message: "you cannot change the role of your own account".into(),
+        });
     }
     let stale: Vec<_> = d
         .model()
         .grants_of(holder.id)
-        .filter(|g| g.scope == scope && matches!(g.target, GrantTarget::Role(_)) && g.target != target)
+        .filter(|g| {
+            g.scope == scope && matches!(g.target, GrantTarget::Role(_)) && g.target != target
+        })
         .cloned()
         .collect();
     for g in stale {
@@ -233,7 +264,9 @@ pub fn replace_org_grants(
         validate_scope(d, holder, s)?;
     }
     if d.actor_id() == Some(holder.id) {
-        return Err(DomainError::SelfChange { message: "you cannot change your own role or scopes".into() });
+        return Err(DomainError::SelfChange {
+            message: "you cannot change your own role or scopes".into(),
+        });
     }
     let org = holder.organization_id;
     let in_org = |m: &crate::Model, g: &Grant| match g.scope {
@@ -253,4 +286,83 @@ pub fn replace_org_grants(
         ensure_grant(d, holder, target.clone(), *s)?;
     }
     Ok(())
+}
+
+/// Crux: adds each of `permissions` to `user` as a direct grant at the
+/// actor's (home) organization; re-adding is a no-op. The user must belong
+/// to that organization (else 404), the actor needs `edit_org_users` over
+/// it, and the self and escalation guards apply to every grant. `field`
+/// names the list in errors (`field[i]`). Returns the user.
+pub fn add_org_permissions(
+    d: &mut Draft<'_>,
+    user: UserId,
+    permissions: &[PermissionId],
+    field: &str,
+) -> Result<Arc<User>, DomainError> {
+    let holder = crate::ops::live_user(d, user)?;
+    let org = match d.actor_id() {
+        Some(a) => d
+            .model()
+            .user(a)
+            .map(|u| u.organization_id)
+            .ok_or_else(|| DomainError::not_found("user", user))?,
+        None => holder.organization_id,
+    };
+    if holder.organization_id != org {
+        // Only users of the actor's own organization are addressed here.
+        return Err(DomainError::not_found("user", user));
+    }
+    d.require(
+        perms::edit_org_users(),
+        &Scope::Organization(org),
+        ("user", user.to_string()),
+    )?;
+    if d.actor_id() == Some(holder.id) {
+        return Err(DomainError::SelfChange {
+            message: "you cannot change your own permissions".into(),
+        });
+    }
+    for (i, p) in permissions.iter().enumerate() {
+        let target = resolve_subject(
+            d,
+            &holder,
+            &GrantSubject::Permission(*p),
+            &format!("{field}[{i}]"),
+        )?;
+        ensure_grant(d, &holder, target, Scope::Organization(org))?;
+    }
+    Ok(holder)
+}
+
+/// Fynn: sets the role of a membership's user at the membership's account.
+/// The actor needs `account:role:write` over the account; then
+/// [`set_account_role`] applies (self and escalation guards). Unknown or
+/// unreachable memberships are 404. Returns the membership and its user.
+pub fn set_membership_role(
+    d: &mut Draft<'_>,
+    membership: MembershipId,
+    role: &RoleId,
+    field: &str,
+) -> Result<(Arc<Membership>, Arc<User>), DomainError> {
+    let not_found = || DomainError::not_found("membership", membership);
+    let m = d
+        .model()
+        .membership(membership)
+        .cloned()
+        .ok_or_else(not_found)?;
+    let org = d.model().account_org(m.account_id).ok_or_else(not_found)?;
+    d.reach(org, ("membership", membership.to_string()))?;
+    let holder = d
+        .model()
+        .user(m.user_id)
+        .filter(|u| u.deleted_at.is_none())
+        .cloned()
+        .ok_or_else(not_found)?;
+    d.require(
+        perms::account_role_write(),
+        &Scope::Account(m.account_id),
+        ("membership", membership.to_string()),
+    )?;
+    set_account_role(d, &holder, m.account_id, role, field)?;
+    Ok((m, holder))
 }

@@ -28,11 +28,17 @@ pub struct NewMembership {
 
 fn validate_groups(groups: &[String]) -> Result<(), DomainError> {
     if groups.len() > 100 {
-        return Err(DomainError::invalid("groups", "must have at most 100 entries"));
+        return Err(DomainError::invalid(
+            "groups",
+            "must have at most 100 entries",
+        ));
     }
     for (i, g) in groups.iter().enumerate() {
         if g.is_empty() || g.chars().count() > 100 {
-            return Err(DomainError::invalid(format!("groups[{i}]"), "must be 1..100 characters"));
+            return Err(DomainError::invalid(
+                format!("groups[{i}]"),
+                "must be 1..100 characters",
+            ));
         }
     }
     Ok(())
@@ -40,8 +46,16 @@ fn validate_groups(groups: &[String]) -> Result<(), DomainError> {
 
 /// Adds a user to an account.
 pub fn add_member(d: &mut Draft<'_>, new: NewMembership) -> Result<Arc<Membership>, DomainError> {
-    let acc = d.model().account(new.account_id).cloned().ok_or_else(|| DomainError::not_found("account", new.account_id))?;
-    d.require(perms::users_write(), &Scope::Account(acc.id), ("account", acc.id.to_string()))?;
+    let acc = d
+        .model()
+        .account(new.account_id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("account", new.account_id))?;
+    d.require(
+        perms::users_write(),
+        &Scope::Account(acc.id),
+        ("account", acc.id.to_string()),
+    )?;
     let user = d
         .model()
         .user(new.user_id)
@@ -50,11 +64,17 @@ pub fn add_member(d: &mut Draft<'_>, new: NewMembership) -> Result<Arc<Membershi
         .ok_or_else(|| DomainError::not_found("user", new.user_id))?;
     d.reach(user.organization_id, ("user", user.id.to_string()))?;
     if user.organization_id != acc.organization_id {
-        return Err(DomainError::invalid("user_id", "the user belongs to another organization than the account"));
+        return Err(DomainError::invalid(
+            "user_id",
+            "the user belongs to another organization than the account",
+        ));
     }
     validate_groups(&new.groups)?;
     if d.model().membership_of(user.id, acc.id).is_some() {
-        return Err(DomainError::conflict("user_id", "the user is already a member of the account"));
+        return Err(DomainError::conflict(
+            "user_id",
+            "the user is already a member of the account",
+        ));
     }
     let status = new.status.unwrap_or(MembershipStatus::Active);
     let m = Membership {
@@ -96,7 +116,11 @@ pub fn list_members(
     if d.model().account(account).is_none() {
         return Err(DomainError::not_found("account", account));
     }
-    d.require(perms::users_read(), &Scope::Account(account), ("account", account.to_string()))?;
+    d.require(
+        perms::users_read(),
+        &Scope::Account(account),
+        ("account", account.to_string()),
+    )?;
     let m = d.model();
     Ok(m.members_of(account)
         .filter(|u| after.is_none_or(|x| *u > x))
@@ -128,6 +152,12 @@ pub fn apply_membership_patch(
         after.groups = g;
     }
     if let Some(s) = patch.status {
+        // Self guard (SPEC §2.4), as for the user's own status.
+        if d.actor_id() == Some(before.user_id) && s != before.status {
+            return Err(DomainError::SelfChange {
+                message: "you cannot change the status of your own membership".into(),
+            });
+        }
         if s == MembershipStatus::Active && after.joined_at.is_none() {
             after.joined_at = Some(d.now());
         }
@@ -156,9 +186,21 @@ pub fn apply_membership_patch(
 
 /// Removes a user from an account (`users:write` over it). Grants scoped to
 /// the account are left to the grants API.
-pub fn remove_member(d: &mut Draft<'_>, account: AccountId, user: UserId) -> Result<(), DomainError> {
-    let acc = d.model().account(account).cloned().ok_or_else(|| DomainError::not_found("account", account))?;
-    d.require(perms::users_write(), &Scope::Account(account), ("account", account.to_string()))?;
+pub fn remove_member(
+    d: &mut Draft<'_>,
+    account: AccountId,
+    user: UserId,
+) -> Result<(), DomainError> {
+    let acc = d
+        .model()
+        .account(account)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("account", account))?;
+    d.require(
+        perms::users_write(),
+        &Scope::Account(account),
+        ("account", account.to_string()),
+    )?;
     let m = d
         .model()
         .membership_of(user, account)

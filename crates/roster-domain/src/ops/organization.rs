@@ -23,12 +23,22 @@ pub struct NewOrganization {
 }
 
 /// Creates an organization. Requires `organizations:write` at `global`.
-pub fn create_organization(d: &mut Draft<'_>, new: NewOrganization) -> Result<Arc<Organization>, DomainError> {
-    d.require(perms::organizations_write(), &Scope::Global, ("organization", String::new()))?;
+pub fn create_organization(
+    d: &mut Draft<'_>,
+    new: NewOrganization,
+) -> Result<Arc<Organization>, DomainError> {
+    d.require(
+        perms::organizations_write(),
+        &Scope::Global,
+        ("organization", String::new()),
+    )?;
     let slug = match new.slug {
         Some(s) => {
             if d.model().organization_by_slug(s.as_str()).is_some() {
-                return Err(DomainError::conflict("slug", format!("slug `{s}` is taken")));
+                return Err(DomainError::conflict(
+                    "slug",
+                    format!("slug `{s}` is taken"),
+                ));
             }
             s
         }
@@ -36,7 +46,10 @@ pub fn create_organization(d: &mut Draft<'_>, new: NewOrganization) -> Result<Ar
     };
     let id = new.id.unwrap_or_default();
     if d.model().organization(id).is_some() {
-        return Err(DomainError::conflict("id", format!("organization `{id}` exists")));
+        return Err(DomainError::conflict(
+            "id",
+            format!("organization `{id}` exists"),
+        ));
     }
     let org = Organization {
         id,
@@ -78,9 +91,20 @@ fn unique_slug(d: &Draft<'_>, base: &Slug) -> Slug {
 }
 
 /// Reads an organization (`organizations:read` over it; unreachable → 404).
-pub fn get_organization(d: &Draft<'_>, id: OrganizationId) -> Result<Arc<Organization>, DomainError> {
-    let org = d.model().organization(id).cloned().ok_or_else(|| DomainError::not_found("organization", id))?;
-    d.require(perms::organizations_read(), &Scope::Organization(id), ("organization", id.to_string()))?;
+pub fn get_organization(
+    d: &Draft<'_>,
+    id: OrganizationId,
+) -> Result<Arc<Organization>, DomainError> {
+    let org = d
+        .model()
+        .organization(id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("organization", id))?;
+    d.require(
+        perms::organizations_read(),
+        &Scope::Organization(id),
+        ("organization", id.to_string()),
+    )?;
     Ok(org)
 }
 
@@ -100,8 +124,16 @@ pub fn update_organization(
     patch: OrganizationPatch,
     pre: Precondition,
 ) -> Result<Arc<Organization>, DomainError> {
-    let before = d.model().organization(id).cloned().ok_or_else(|| DomainError::not_found("organization", id))?;
-    d.require(perms::organizations_write(), &Scope::Organization(id), ("organization", id.to_string()))?;
+    let before = d
+        .model()
+        .organization(id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("organization", id))?;
+    d.require(
+        perms::organizations_write(),
+        &Scope::Organization(id),
+        ("organization", id.to_string()),
+    )?;
     pre.check(before.revision)?;
     let mut after = (*before).clone();
     if let Some(n) = patch.name {
@@ -109,7 +141,10 @@ pub fn update_organization(
     }
     if let Some(s) = patch.slug {
         if s != before.slug && d.model().organization_by_slug(s.as_str()).is_some() {
-            return Err(DomainError::conflict("slug", format!("slug `{s}` is taken")));
+            return Err(DomainError::conflict(
+                "slug",
+                format!("slug `{s}` is taken"),
+            ));
         }
         after.slug = s;
     }
@@ -136,16 +171,36 @@ pub fn update_organization(
 
 /// Deletes an organization that has no accounts and no users
 /// (`organizations:write` at `global`).
-pub fn delete_organization(d: &mut Draft<'_>, id: OrganizationId, pre: Precondition) -> Result<(), DomainError> {
-    let before = d.model().organization(id).cloned().ok_or_else(|| DomainError::not_found("organization", id))?;
+pub fn delete_organization(
+    d: &mut Draft<'_>,
+    id: OrganizationId,
+    pre: Precondition,
+) -> Result<(), DomainError> {
+    let before = d
+        .model()
+        .organization(id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("organization", id))?;
     d.reach(id, ("organization", id.to_string()))?;
-    d.require(perms::organizations_write(), &Scope::Global, ("organization", id.to_string()))?;
+    d.require(
+        perms::organizations_write(),
+        &Scope::Global,
+        ("organization", id.to_string()),
+    )?;
     pre.check(before.revision)?;
     if d.model().accounts_of(id).next().is_some() || d.model().users_of(id).next().is_some() {
-        return Err(DomainError::conflict("id", "organization still has accounts or users; remove them first"));
+        return Err(DomainError::conflict(
+            "id",
+            "organization still has accounts or users; remove them first",
+        ));
     }
     // Custom roles and permissions belong to the organization and go with it.
-    let roles: Vec<_> = d.model().roles_visible_in(id).filter(|r| !r.is_builtin()).cloned().collect();
+    let roles: Vec<_> = d
+        .model()
+        .roles_visible_in(id)
+        .filter(|r| !r.is_builtin())
+        .cloned()
+        .collect();
     for r in roles {
         d.record(
             Change::DeleteRole(r.key()),
@@ -161,7 +216,12 @@ pub fn delete_organization(d: &mut Draft<'_>, id: OrganizationId, pre: Precondit
             },
         );
     }
-    let custom: Vec<_> = d.model().permissions().filter(|p| p.organization_id == Some(id)).cloned().collect();
+    let custom: Vec<_> = d
+        .model()
+        .permissions()
+        .filter(|p| p.organization_id == Some(id))
+        .cloned()
+        .collect();
     for p in custom {
         d.record(
             Change::DeletePermission(p.id),

@@ -30,18 +30,34 @@ pub struct NewPermission {
 }
 
 /// Adds a custom permission to an organization's catalogue.
-pub fn create_permission(d: &mut Draft<'_>, new: NewPermission) -> Result<Arc<Permission>, DomainError> {
+pub fn create_permission(
+    d: &mut Draft<'_>,
+    new: NewPermission,
+) -> Result<Arc<Permission>, DomainError> {
     let org = new.organization_id;
     if d.model().organization(org).is_none() {
         return Err(DomainError::not_found("organization", org));
     }
-    d.require(perms::roles_write(), &Scope::Organization(org), ("organization", org.to_string()))?;
-    if d.model().permission_by_code(Some(org), new.code.as_str()).is_some() {
-        return Err(DomainError::conflict("code", format!("permission `{}` exists", new.code)));
+    d.require(
+        perms::roles_write(),
+        &Scope::Organization(org),
+        ("organization", org.to_string()),
+    )?;
+    if d.model()
+        .permission_by_code(Some(org), new.code.as_str())
+        .is_some()
+    {
+        return Err(DomainError::conflict(
+            "code",
+            format!("permission `{}` exists", new.code),
+        ));
     }
     let id = new.id.unwrap_or_default();
     if d.model().permission(id).is_some() {
-        return Err(DomainError::conflict("id", format!("permission `{id}` exists")));
+        return Err(DomainError::conflict(
+            "id",
+            format!("permission `{id}` exists"),
+        ));
     }
     let p = Permission {
         id,
@@ -132,9 +148,11 @@ fn require_holds_all(
     org: OrganizationId,
     permissions: impl IntoIterator<Item = PermissionId>,
 ) -> Result<(), DomainError> {
-    let Some(actor) = d.actor_id() else { return Ok(()) };
+    let Some(actor) = d.actor_id() else {
+        return Ok(());
+    };
     for p in permissions {
-        if !d.model().holds_over(actor, p, &Scope::Organization(org)) {
+        if !rules::holds_to_hand_out(d.model(), actor, p, &Scope::Organization(org)) {
             return Err(DomainError::forbidden(format!(
                 "escalation guard: you do not hold `{}` over the organization",
                 rules::code_of(d.model(), p)
@@ -150,9 +168,16 @@ pub fn create_role(d: &mut Draft<'_>, new: NewRole) -> Result<Arc<Role>, DomainE
     if d.model().organization(org).is_none() {
         return Err(DomainError::not_found("organization", org));
     }
-    d.require(perms::roles_write(), &Scope::Organization(org), ("organization", org.to_string()))?;
+    d.require(
+        perms::roles_write(),
+        &Scope::Organization(org),
+        ("organization", org.to_string()),
+    )?;
     if d.model().resolve_role(Some(org), &new.id).is_some() {
-        return Err(DomainError::conflict("id", format!("role `{}` exists", new.id)));
+        return Err(DomainError::conflict(
+            "id",
+            format!("role `{}` exists", new.id),
+        ));
     }
     require_holds_all(d, org, new.permissions.iter().copied())?;
     let role = Role {
@@ -184,8 +209,15 @@ pub fn get_role(d: &Draft<'_>, org: OrganizationId, id: &RoleId) -> Result<Arc<R
     if d.model().organization(org).is_none() {
         return Err(DomainError::not_found("organization", org));
     }
-    d.require(perms::roles_read(), &Scope::Organization(org), ("organization", org.to_string()))?;
-    d.model().resolve_role(Some(org), id).cloned().ok_or_else(|| DomainError::not_found("role", id))
+    d.require(
+        perms::roles_read(),
+        &Scope::Organization(org),
+        ("organization", org.to_string()),
+    )?;
+    d.model()
+        .resolve_role(Some(org), id)
+        .cloned()
+        .ok_or_else(|| DomainError::not_found("role", id))
 }
 
 /// Roles of an organization (built-ins first, then custom, by id).
@@ -193,7 +225,11 @@ pub fn list_roles(d: &Draft<'_>, org: OrganizationId) -> Result<Vec<Arc<Role>>, 
     if d.model().organization(org).is_none() {
         return Err(DomainError::not_found("organization", org));
     }
-    d.require(perms::roles_read(), &Scope::Organization(org), ("organization", org.to_string()))?;
+    d.require(
+        perms::roles_read(),
+        &Scope::Organization(org),
+        ("organization", org.to_string()),
+    )?;
     Ok(d.model().roles_visible_in(org).cloned().collect())
 }
 
@@ -211,7 +247,9 @@ pub struct RolePatch {
 fn custom_role(d: &Draft<'_>, org: OrganizationId, id: &RoleId) -> Result<Arc<Role>, DomainError> {
     let r = get_role(d, org, id)?;
     if r.is_builtin() {
-        return Err(DomainError::forbidden(format!("built-in role `{id}` is read-only")));
+        return Err(DomainError::forbidden(format!(
+            "built-in role `{id}` is read-only"
+        )));
     }
     Ok(r)
 }
@@ -225,7 +263,11 @@ pub fn update_role(
     pre: Precondition,
 ) -> Result<Arc<Role>, DomainError> {
     let before = custom_role(d, org, id)?;
-    d.require(perms::roles_write(), &Scope::Organization(org), ("organization", org.to_string()))?;
+    d.require(
+        perms::roles_write(),
+        &Scope::Organization(org),
+        ("organization", org.to_string()),
+    )?;
     pre.check(before.revision)?;
     let mut after = (*before).clone();
     if let Some(v) = patch.name {
@@ -235,7 +277,10 @@ pub fn update_role(
         after.description = v.as_str().to_owned();
     }
     if let Some(v) = patch.permissions {
-        let changed: Vec<_> = v.symmetric_difference(&before.permissions).copied().collect();
+        let changed: Vec<_> = v
+            .symmetric_difference(&before.permissions)
+            .copied()
+            .collect();
         require_holds_all(d, org, changed)?;
         after.permissions = v;
     }
@@ -260,13 +305,31 @@ pub fn update_role(
 }
 
 /// Deletes a custom role that no grant uses.
-pub fn delete_role(d: &mut Draft<'_>, org: OrganizationId, id: &RoleId, pre: Precondition) -> Result<(), DomainError> {
+pub fn delete_role(
+    d: &mut Draft<'_>,
+    org: OrganizationId,
+    id: &RoleId,
+    pre: Precondition,
+) -> Result<(), DomainError> {
     let before = custom_role(d, org, id)?;
-    d.require(perms::roles_write(), &Scope::Organization(org), ("organization", org.to_string()))?;
+    d.require(
+        perms::roles_write(),
+        &Scope::Organization(org),
+        ("organization", org.to_string()),
+    )?;
     pre.check(before.revision)?;
-    let key = RoleKey { organization_id: Some(org), id: id.clone() };
-    if d.model().grants().any(|g| matches!(&g.target, crate::GrantTarget::Role(k) if *k == key)) {
-        return Err(DomainError::conflict("role_id", format!("role `{id}` is still granted; remove its grants first")));
+    let key = RoleKey {
+        organization_id: Some(org),
+        id: id.clone(),
+    };
+    if d.model()
+        .grants()
+        .any(|g| matches!(&g.target, crate::GrantTarget::Role(k) if *k == key))
+    {
+        return Err(DomainError::conflict(
+            "role_id",
+            format!("role `{id}` is still granted; remove its grants first"),
+        ));
     }
     d.record(
         Change::DeleteRole(key),

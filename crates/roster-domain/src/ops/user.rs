@@ -41,7 +41,11 @@ pub fn create_user(d: &mut Draft<'_>, new: NewUser) -> Result<Arc<User>, DomainE
     if d.model().organization(org).is_none() {
         return Err(DomainError::not_found("organization", org));
     }
-    d.require(perms::users_write(), &Scope::Organization(org), ("organization", org.to_string()))?;
+    d.require(
+        perms::users_write(),
+        &Scope::Organization(org),
+        ("organization", org.to_string()),
+    )?;
     if let Some(p) = &new.phone {
         p.validate("phone")?;
     }
@@ -50,7 +54,10 @@ pub fn create_user(d: &mut Draft<'_>, new: NewUser) -> Result<Arc<User>, DomainE
     }
     validate_external_ids("external_ids", &new.external_ids)?;
     if d.model().user_by_email(&new.email.key()).is_some() {
-        return Err(DomainError::conflict("email", format!("a user with email `{}` exists", new.email)));
+        return Err(DomainError::conflict(
+            "email",
+            format!("a user with email `{}` exists", new.email),
+        ));
     }
     let id = new.id.unwrap_or_default();
     if d.model().user(id).is_some() {
@@ -97,8 +104,13 @@ pub fn may_read_user(d: &Draft<'_>, user: &User) -> bool {
         None => true,
         Some(a) if a == user.id => true,
         Some(a) => {
-            m.holds_over(a, perms::users_read(), &Scope::Organization(user.organization_id))
-                || m.accounts_of_user(user.id).any(|acc| m.holds_over(a, perms::users_read(), &Scope::Account(acc)))
+            m.holds_over(
+                a,
+                perms::users_read(),
+                &Scope::Organization(user.organization_id),
+            ) || m
+                .accounts_of_user(user.id)
+                .any(|acc| m.holds_over(a, perms::users_read(), &Scope::Account(acc)))
         }
     }
 }
@@ -113,7 +125,9 @@ pub fn get_user(d: &Draft<'_>, id: UserId) -> Result<Arc<User>, DomainError> {
         .ok_or_else(|| DomainError::not_found("user", id))?;
     d.reach(u.organization_id, ("user", id.to_string()))?;
     if !may_read_user(d, &u) {
-        return Err(DomainError::forbidden("requires `users:read` over the user's organization or account"));
+        return Err(DomainError::forbidden(
+            "requires `users:read` over the user's organization or account",
+        ));
     }
     Ok(u)
 }
@@ -144,14 +158,23 @@ pub fn list_users(
         d.reach(org, ("organization", org.to_string()))?;
     }
     if let Some(acc) = filter.account_id {
-        let org = m.account_org(acc).ok_or_else(|| DomainError::not_found("account", acc))?;
+        let org = m
+            .account_org(acc)
+            .ok_or_else(|| DomainError::not_found("account", acc))?;
         d.reach(org, ("account", acc.to_string()))?;
     }
     let keep = |u: &Arc<User>| {
         u.deleted_at.is_none()
-            && filter.organization_id.is_none_or(|o| u.organization_id == o)
-            && filter.account_id.is_none_or(|a| m.membership_of(u.id, a).is_some())
-            && filter.email.as_ref().is_none_or(|e| u.email.key() == e.to_lowercase())
+            && filter
+                .organization_id
+                .is_none_or(|o| u.organization_id == o)
+            && filter
+                .account_id
+                .is_none_or(|a| m.membership_of(u.id, a).is_some())
+            && filter
+                .email
+                .as_ref()
+                .is_none_or(|e| u.email.key() == e.to_lowercase())
             && may_read_user(d, u)
     };
     // Pick the narrowest source to scan.
@@ -161,7 +184,10 @@ pub fn list_users(
         Box::new(m.members_of(a))
     } else if let Some(o) = filter.organization_id {
         Box::new(m.users_of(o))
-    } else if let Some(actor) = d.actor_id().filter(|a| !m.holds_over(*a, perms::users_read(), &Scope::Global)) {
+    } else if let Some(actor) = d
+        .actor_id()
+        .filter(|a| !m.holds_over(*a, perms::users_read(), &Scope::Global))
+    {
         // Non-global actors only ever see their home organization's users.
         let home = m.user(actor).map(|u| u.organization_id);
         Box::new(home.into_iter().flat_map(move |o| m.users_of(o)))
@@ -221,19 +247,32 @@ pub fn authorize_user_update(
     patch_is_profile_only: bool,
     how: UserAdmin,
 ) -> Result<(), DomainError> {
-    let Some(actor) = d.actor_id() else { return Ok(()) };
+    let Some(actor) = d.actor_id() else {
+        return Ok(());
+    };
     d.reach(user.organization_id, ("user", user.id.to_string()))?;
     let m = d.model();
     let admin = match how {
-        UserAdmin::UsersWrite => m.holds_over(actor, perms::users_write(), &Scope::Organization(user.organization_id)),
-        UserAdmin::PlatformOperator => m.holds_over(actor, perms::platform_accounts_manage(), &Scope::Global)
-            || m.accounts_of(user.organization_id).any(|acc| {
-                m.account(acc).is_some_and(|a| {
-                    a.kind == crate::entity::AccountType::Operations
-                        && a.status == crate::entity::AccountStatus::Active
+        UserAdmin::UsersWrite => m.holds_over(
+            actor,
+            perms::users_write(),
+            &Scope::Organization(user.organization_id),
+        ),
+        UserAdmin::PlatformOperator => {
+            m.holds_over(actor, perms::platform_accounts_manage(), &Scope::Global)
+                || m.accounts_of(user.organization_id).any(|acc| {
+                    m.account(acc).is_some_and(|a| {
+                        a.kind == crate::entity::AccountType::Operations
+                            && a.status == crate::entity::AccountStatus::Active
+                    }) && m
+                        .decide(
+                            actor,
+                            perms::platform_accounts_manage(),
+                            &crate::Target::Account(user.organization_id, acc),
+                        )
+                        .is_some()
                 })
-                    && m.decide(actor, perms::platform_accounts_manage(), &crate::Target::Account(user.organization_id, acc)).is_some()
-            }),
+        }
     };
     if admin {
         return Ok(());
@@ -242,16 +281,25 @@ pub fn authorize_user_update(
         if patch_is_profile_only {
             return Ok(());
         }
-        return Err(DomainError::SelfChange { message: "you may only edit your own profile fields".into() });
+        return Err(DomainError::SelfChange {
+            message: "you may only edit your own profile fields".into(),
+        });
     }
     Err(DomainError::forbidden(match how {
         UserAdmin::UsersWrite => "requires `users:write` over the user's organization",
-        UserAdmin::PlatformOperator => "requires `platform:accounts:manage` in an operations account of the organization",
+        UserAdmin::PlatformOperator => {
+            "requires `platform:accounts:manage` in an operations account of the organization"
+        }
     }))
 }
 
 /// Updates a user (the native PATCH).
-pub fn update_user(d: &mut Draft<'_>, id: UserId, patch: UserPatch, pre: Precondition) -> Result<Arc<User>, DomainError> {
+pub fn update_user(
+    d: &mut Draft<'_>,
+    id: UserId,
+    patch: UserPatch,
+    pre: Precondition,
+) -> Result<Arc<User>, DomainError> {
     let before = live_user(d, id)?;
     authorize_user_update(d, &before, patch.is_profile_only(), UserAdmin::UsersWrite)?;
     apply_user_patch(d, &before, patch, pre)
@@ -281,7 +329,10 @@ pub fn apply_user_patch(
     let mut after = (**before).clone();
     if let Some(e) = patch.email {
         if e.key() != before.email.key() && d.model().user_by_email(&e.key()).is_some() {
-            return Err(DomainError::conflict("email", format!("a user with email `{e}` exists")));
+            return Err(DomainError::conflict(
+                "email",
+                format!("a user with email `{e}` exists"),
+            ));
         }
         after.email = e;
     }
@@ -309,7 +360,9 @@ pub fn apply_user_patch(
     }
     if let Some(v) = patch.status {
         if d.actor_id() == Some(before.id) && v != before.status {
-            return Err(DomainError::SelfChange { message: "you cannot change your own status".into() });
+            return Err(DomainError::SelfChange {
+                message: "you cannot change your own status".into(),
+            });
         }
         after.status = v;
     }
@@ -340,9 +393,15 @@ pub fn apply_user_patch(
 /// Its grants stay recorded but no longer allow anything.
 pub fn delete_user(d: &mut Draft<'_>, id: UserId, pre: Precondition) -> Result<(), DomainError> {
     let before = live_user(d, id)?;
-    d.require(perms::users_write(), &Scope::Organization(before.organization_id), ("user", id.to_string()))?;
+    d.require(
+        perms::users_write(),
+        &Scope::Organization(before.organization_id),
+        ("user", id.to_string()),
+    )?;
     if d.actor_id() == Some(id) {
-        return Err(DomainError::SelfChange { message: "you cannot delete yourself".into() });
+        return Err(DomainError::SelfChange {
+            message: "you cannot delete yourself".into(),
+        });
     }
     pre.check(before.revision)?;
     let mut after = (*before).clone();
@@ -371,4 +430,3 @@ pub fn delete_user(d: &mut Draft<'_>, id: UserId, pre: Precondition) -> Result<(
 pub fn require_user_visible(d: &Draft<'_>, id: UserId) -> Result<Arc<User>, DomainError> {
     get_user(d, id)
 }
-

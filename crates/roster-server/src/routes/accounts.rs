@@ -2,7 +2,7 @@
 
 use super::organizations::PageQuery;
 use super::views::AccountView;
-use super::{ctx, cursor, if_match, limit, no_content, object, page, Page};
+use super::{ctx, cursor, if_match, limit, no_content, non_null, object, page, Page, ReadOnly};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{path_id, Json, Query};
@@ -28,77 +28,172 @@ pub struct CreateAccount {
     pub status: Option<String>,
 }
 
-/// Body of `PATCH /v1/accounts/{id}`.
+/// Body of `PATCH /v1/accounts/{id}`: absent fields are left alone; the
+/// read-only fields (`id`, `organization_id`, `revision`, timestamps) are
+/// accepted and ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccount {
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
-    #[serde(rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub kind: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub status: Option<String>,
+    // Read-only fields of `AccountView`, ignored.
+    #[serde(default, rename = "id")]
+    #[schema(ignore)]
+    pub ro_id: ReadOnly,
+    #[serde(default, rename = "organization_id")]
+    #[schema(ignore)]
+    pub ro_organization_id: ReadOnly,
+    #[serde(default, rename = "created_at")]
+    #[schema(ignore)]
+    pub ro_created_at: ReadOnly,
+    #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
+    pub ro_updated_at: ReadOnly,
+    #[serde(default, rename = "revision")]
+    #[schema(ignore)]
+    pub ro_revision: ReadOnly,
 }
 
 /// Create an account (`accounts:write` over the organization's accounts).
 #[utoipa::path(post, path = "/v1/organizations/{id}/accounts", request_body = CreateAccount, tag = "accounts",
     responses((status = 201, body = AccountView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn create(State(s): State<AppState>, caller: Caller, Path(org): Path<String>, Json(b): Json<CreateAccount>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(b): Json<CreateAccount>,
+) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     let new = NewAccount {
         id: None,
         organization_id: org,
         name: DisplayName::parse_field("name", &b.name)?,
         kind: AccountType::parse("type", &b.kind)?,
-        status: b.status.as_deref().map(|x| AccountStatus::parse("status", x)).transpose()?,
+        status: b
+            .status
+            .as_deref()
+            .map(|x| AccountStatus::parse("status", x))
+            .transpose()?,
     };
-    let (a, rev) = s.writer.write(ctx(&caller), move |d| ops::create_account(d, new.clone())).await?;
-    Ok(object(StatusCode::CREATED, &AccountView::from(&*a), a.revision, Some(rev)))
+    let (a, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::create_account(d, new.clone()))
+        .await?;
+    Ok(object(
+        StatusCode::CREATED,
+        &AccountView::from(&*a),
+        a.revision,
+        Some(rev),
+    ))
 }
 
 /// List the accounts of an organization the caller may read.
 #[utoipa::path(get, path = "/v1/organizations/{id}/accounts", params(PageQuery), tag = "accounts",
     responses((status = 200, body = Page<AccountView>), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, caller: Caller, Path(org): Path<String>, Query(q): Query<PageQuery>) -> Result<axum::Json<Page<AccountView>>, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::Json<Page<AccountView>>, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     let limit = limit(q.limit)?;
     let after = cursor::<AccountId>(q.cursor.as_deref())?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let items = ops::list_accounts(&Draft::new(&m, &c), org, after, limit + 1)?;
-    Ok(axum::Json(page(items, limit, |a| a.id.to_string(), |a| AccountView::from(&**a))))
+    Ok(axum::Json(page(
+        items,
+        limit,
+        |a| a.id.to_string(),
+        |a| AccountView::from(&**a),
+    )))
 }
 
 /// Read an account.
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts",
     responses((status = 200, body = AccountView), (status = 404, body = Problem)))]
-pub async fn get(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id: AccountId = path_id("id", &id)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let a = ops::get_account(&Draft::new(&m, &c), id)?;
-    Ok(object(StatusCode::OK, &AccountView::from(&*a), a.revision, None))
+    Ok(object(
+        StatusCode::OK,
+        &AccountView::from(&*a),
+        a.revision,
+        None,
+    ))
 }
 
 /// Update an account (partial; `If-Match` honoured).
 #[utoipa::path(patch, path = "/v1/accounts/{id}", request_body = UpdateAccount, tag = "accounts",
     responses((status = 200, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
-pub async fn update(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap, Json(b): Json<UpdateAccount>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(b): Json<UpdateAccount>,
+) -> Result<Response, ApiError> {
     let id: AccountId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let patch = AccountPatch {
-        name: b.name.as_deref().map(|x| DisplayName::parse_field("name", x)).transpose()?,
-        kind: b.kind.as_deref().map(|x| AccountType::parse("type", x)).transpose()?,
-        status: b.status.as_deref().map(|x| AccountStatus::parse("status", x)).transpose()?,
+        name: b
+            .name
+            .as_deref()
+            .map(|x| DisplayName::parse_field("name", x))
+            .transpose()?,
+        kind: b
+            .kind
+            .as_deref()
+            .map(|x| AccountType::parse("type", x))
+            .transpose()?,
+        status: b
+            .status
+            .as_deref()
+            .map(|x| AccountStatus::parse("status", x))
+            .transpose()?,
     };
-    let (a, rev) = s.writer.write(ctx(&caller), move |d| ops::update_account(d, id, patch.clone(), pre)).await?;
-    Ok(object(StatusCode::OK, &AccountView::from(&*a), a.revision, Some(rev)))
+    let (a, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            ops::update_account(d, id, patch.clone(), pre)
+        })
+        .await?;
+    Ok(object(
+        StatusCode::OK,
+        &AccountView::from(&*a),
+        a.revision,
+        Some(rev),
+    ))
 }
 
 /// Delete an account, its memberships and the grants scoped to it.
 #[utoipa::path(delete, path = "/v1/accounts/{id}", tag = "accounts",
     responses((status = 204), (status = 404, body = Problem)))]
-pub async fn delete(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id: AccountId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
-    let ((), rev) = s.writer.write(ctx(&caller), move |d| ops::delete_account(d, id, pre)).await?;
+    let ((), rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::delete_account(d, id, pre))
+        .await?;
     Ok(no_content(rev))
 }

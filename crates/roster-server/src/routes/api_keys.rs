@@ -1,10 +1,11 @@
 //! `/v1/api-keys`.
 
+use super::organizations::PageQuery;
 use super::views::ApiKeyView;
-use super::{ctx, no_content, object, Page};
+use super::{ctx, no_content, object, page_by, Page};
 use crate::auth::{new_secret, Caller};
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json};
+use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,13 +31,23 @@ pub struct CreateApiKey {
 /// Create an API key; the secret `key` is in this response only.
 #[utoipa::path(post, path = "/v1/api-keys", request_body = CreateApiKey, tag = "api-keys",
     responses((status = 201, body = ApiKeyView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn create(State(s): State<AppState>, caller: Caller, Json(b): Json<CreateApiKey>) -> Result<Response, ApiError> {
-    let user_id = b.user_id.parse::<UserId>().map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(b): Json<CreateApiKey>,
+) -> Result<Response, ApiError> {
+    let user_id = b
+        .user_id
+        .parse::<UserId>()
+        .map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
     let name = DisplayName::parse_field("name", &b.name)?;
     let expires_at = b
         .expires_at
         .as_deref()
-        .map(|x| OffsetDateTime::parse(x, &Rfc3339).map_err(|_| ApiError::bad_request("expires_at", "not an RFC 3339 timestamp")))
+        .map(|x| {
+            OffsetDateTime::parse(x, &Rfc3339)
+                .map_err(|_| ApiError::bad_request("expires_at", "not an RFC 3339 timestamp"))
+        })
         .transpose()?;
     let secret = new_secret();
     let token = secret.token.clone();
@@ -45,7 +56,13 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Json(b): Json<Cre
         .write(ctx(&caller), move |d| {
             ops::create_api_key(
                 d,
-                NewApiKey { user_id, name: name.clone(), expires_at, key_id: secret.key_id.clone(), secret: secret.token.clone() },
+                NewApiKey {
+                    user_id,
+                    name: name.clone(),
+                    expires_at,
+                    key_id: secret.key_id.clone(),
+                    secret: secret.token.clone(),
+                },
             )
         })
         .await?;
@@ -54,20 +71,38 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Json(b): Json<Cre
     Ok(object(StatusCode::CREATED, &view, k.revision, Some(rev)))
 }
 
-/// List the keys the caller manages (never their secrets).
-#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, body = Page<ApiKeyView>)))]
-pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<axum::Json<Page<ApiKeyView>>, ApiError> {
+/// List the keys the caller manages (never their secrets), by id.
+#[utoipa::path(get, path = "/v1/api-keys", params(PageQuery), tag = "api-keys",
+    responses((status = 200, body = Page<ApiKeyView>), (status = 400, body = Problem)))]
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::Json<Page<ApiKeyView>>, ApiError> {
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let keys = ops::list_api_keys(&Draft::new(&m, &c));
-    Ok(axum::Json(Page { items: keys.iter().map(|k| ApiKeyView::from(&**k)).collect(), next_cursor: None }))
+    Ok(axum::Json(page_by(
+        keys,
+        q.limit,
+        q.cursor.as_deref(),
+        |k| k.id,
+        |k| ApiKeyView::from(&**k),
+    )?))
 }
 
 /// Revoke a key (idempotent).
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys",
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn revoke(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn revoke(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id: ApiKeyId = path_id("id", &id)?;
-    let (_, rev) = s.writer.write(ctx(&caller), move |d| ops::revoke_api_key(d, id)).await?;
+    let (_, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::revoke_api_key(d, id))
+        .await?;
     Ok(no_content(rev))
 }

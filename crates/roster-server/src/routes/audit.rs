@@ -29,10 +29,17 @@ pub struct AuditQuery {
 /// Audit events the caller may read (`audit:read` over their organization), by `seq`.
 #[utoipa::path(get, path = "/v1/audit-events", params(AuditQuery), tag = "audit",
     responses((status = 200, body = Page<AuditEventView>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<axum::Json<Page<AuditEventView>>, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<axum::Json<Page<AuditEventView>>, ApiError> {
     let limit = limit(q.limit)?;
     let after = match q.cursor.as_deref() {
-        Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::bad_request("cursor", "not a cursor this list returned"))?),
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("cursor", "not a cursor this list returned"))?,
+        ),
         None => q.after,
     };
     let m = s.engine.snapshot();
@@ -42,7 +49,9 @@ pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<Aud
             let o: OrganizationId = path_id("organization_id", o)?;
             rules::reach(&m, Some(me), o, ("organization", o.to_string()))?;
             if !m.holds_over(me, perms::audit_read(), &Scope::Organization(o)) {
-                return Err(DomainError::forbidden("requires `audit:read` over the organization").into());
+                return Err(
+                    DomainError::forbidden("requires `audit:read` over the organization").into(),
+                );
             }
             Some(vec![o])
         }
@@ -56,13 +65,19 @@ pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<Aud
                 })
                 .collect();
             if orgs.is_empty() {
-                return Err(DomainError::forbidden("requires `audit:read` over an organization").into());
+                return Err(
+                    DomainError::forbidden("requires `audit:read` over an organization").into(),
+                );
             }
             Some(orgs)
         }
     };
     let filter = AuditFilter {
-        actor_id: q.actor_id.as_deref().map(|a| path_id::<UserId>("actor_id", a)).transpose()?,
+        actor_id: q
+            .actor_id
+            .as_deref()
+            .map(|a| path_id::<UserId>("actor_id", a))
+            .transpose()?,
         target_id: q.target_id.map(|t| roster_domain::truncate(&t)),
         organization_ids,
         after,
@@ -72,7 +87,11 @@ pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<Aud
     let more = events.len() > limit;
     events.truncate(limit);
     Ok(axum::Json(Page {
-        next_cursor: if more { events.last().map(|e| e.seq.to_string()) } else { None },
+        next_cursor: if more {
+            events.last().map(|e| e.seq.to_string())
+        } else {
+            None
+        },
         items: events.iter().map(AuditEventView::from).collect(),
     }))
 }

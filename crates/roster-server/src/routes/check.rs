@@ -14,7 +14,10 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use roster_authz::{self as authz, Decision, On};
 use roster_domain::catalogue::perms;
-use roster_domain::{rules, AccountId, DomainError, GrantTarget, Model, OrganizationId, PermissionId, Revision, Scope, UserId};
+use roster_domain::{
+    rules, AccountId, DomainError, GrantTarget, Model, OrganizationId, PermissionId, Revision,
+    Scope, UserId,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -104,33 +107,69 @@ fn field(prefix: &str, name: &str) -> String {
 /// Parses and authorizes one check: the caller must hold `authz:check` over
 /// the target, or ask about itself. Unreachable targets are 404.
 fn parse(m: &Model, caller: UserId, r: &CheckRequest, prefix: &str) -> Result<Parsed, ApiError> {
-    let user = r.user_id.parse::<UserId>().map_err(|_| ApiError::bad_request(field(prefix, "user_id"), "not a UUID"))?;
+    let user = r
+        .user_id
+        .parse::<UserId>()
+        .map_err(|_| ApiError::bad_request(field(prefix, "user_id"), "not a UUID"))?;
     let (on, org, scope) = match (&r.account_id, &r.organization_id) {
         (Some(a), None) => {
-            let a = a.parse::<AccountId>().map_err(|_| ApiError::bad_request(field(prefix, "account_id"), "not a UUID"))?;
-            let org = m.account_org(a).ok_or_else(|| DomainError::not_found("account", a))?;
+            let a = a
+                .parse::<AccountId>()
+                .map_err(|_| ApiError::bad_request(field(prefix, "account_id"), "not a UUID"))?;
+            let org = m
+                .account_org(a)
+                .ok_or_else(|| DomainError::not_found("account", a))?;
             (On::Account(a), org, Scope::Account(a))
         }
         (None, Some(o)) => {
-            let o = o.parse::<OrganizationId>().map_err(|_| ApiError::bad_request(field(prefix, "organization_id"), "not a UUID"))?;
+            let o = o.parse::<OrganizationId>().map_err(|_| {
+                ApiError::bad_request(field(prefix, "organization_id"), "not a UUID")
+            })?;
             if m.organization(o).is_none() {
                 return Err(DomainError::not_found("organization", o).into());
             }
             (On::Organization(o), o, Scope::Organization(o))
         }
-        _ => return Err(ApiError::bad_request(field(prefix, "account_id"), "give exactly one of `account_id` and `organization_id`")),
+        _ => {
+            return Err(ApiError::bad_request(
+                field(prefix, "account_id"),
+                "give exactly one of `account_id` and `organization_id`",
+            ))
+        }
     };
     rules::reach(m, Some(caller), org, ("target", org.to_string()))?;
     if user != caller && !m.holds_over(caller, perms::authz_check(), &scope) {
-        return Err(DomainError::forbidden("requires `authz:check` over the target, or asking about yourself").into());
+        return Err(DomainError::forbidden(
+            "requires `authz:check` over the target, or asking about yourself",
+        )
+        .into());
     }
     let permission = match r.permission.parse::<PermissionId>() {
-        Ok(id) if m.permission(id).is_some() => id,
+        // Another organization's custom permission is unknown here (tenant isolation).
+        Ok(id)
+            if m.permission(id)
+                .is_some_and(|q| q.organization_id.is_none_or(|o| o == org)) =>
+        {
+            id
+        }
         _ => m
             .permission_by_code(Some(org), &r.permission)
-            .ok_or_else(|| ApiError::bad_request(field(prefix, "permission"), format!("unknown permission `{}`", roster_domain::truncate(&r.permission))))?,
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    field(prefix, "permission"),
+                    format!(
+                        "unknown permission `{}`",
+                        roster_domain::truncate(&r.permission)
+                    ),
+                )
+            })?,
     };
-    Ok(Parsed { user, permission, on, explain: r.explain })
+    Ok(Parsed {
+        user,
+        permission,
+        on,
+        explain: r.explain,
+    })
 }
 
 fn explain(m: &Model, d: &Decision) -> Explanation {
@@ -146,44 +185,77 @@ fn explain(m: &Model, d: &Decision) -> Explanation {
         },
         Decision::Denied(r) => {
             let _ = m;
-            Explanation { grant_id: None, role_id: None, scope: None, reason: Some(r.as_str().to_owned()) }
+            Explanation {
+                grant_id: None,
+                role_id: None,
+                scope: None,
+                reason: Some(r.as_str().to_owned()),
+            }
         }
     }
 }
 
 fn with_revision(mut resp: Response, rev: Revision) -> Response {
-    resp.headers_mut().insert(super::REVISION_HEADER, HeaderValue::from(rev));
+    resp.headers_mut()
+        .insert(super::REVISION_HEADER, HeaderValue::from(rev));
     resp
 }
 
 /// May user U do P on the target?
 #[utoipa::path(post, path = "/v1/check", request_body = CheckRequest, tag = "authz",
     responses((status = 200, body = CheckResponse), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
-pub async fn check(State(s): State<AppState>, caller: Caller, Json(r): Json<CheckRequest>) -> Result<Response, ApiError> {
-    let m = s.model_at(r.min_revision).await?;
+pub async fn check(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(r): Json<CheckRequest>,
+) -> Result<Response, ApiError> {
+    let m = super::model_at(&s, r.min_revision).await?;
     let p = parse(&m, caller.user_id, &r, "")?;
     let d = authz::check(&m, p.user, p.permission, p.on);
-    let body = CheckResponse { allowed: d.allowed(), revision: m.revision(), explanation: p.explain.then(|| explain(&m, &d)) };
-    Ok(with_revision(axum::Json(body).into_response(), m.revision()))
+    let body = CheckResponse {
+        allowed: d.allowed(),
+        revision: m.revision(),
+        explanation: p.explain.then(|| explain(&m, &d)),
+    };
+    Ok(with_revision(
+        axum::Json(body).into_response(),
+        m.revision(),
+    ))
 }
 
 /// Many checks at one revision, answered in order.
 #[utoipa::path(post, path = "/v1/check/batch", request_body = BatchRequest, tag = "authz",
     responses((status = 200, body = BatchResponse), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
-pub async fn batch(State(s): State<AppState>, caller: Caller, Json(b): Json<BatchRequest>) -> Result<Response, ApiError> {
+pub async fn batch(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(b): Json<BatchRequest>,
+) -> Result<Response, ApiError> {
     if b.checks.len() > MAX_BATCH {
-        return Err(ApiError::bad_request("checks", format!("at most {MAX_BATCH} checks per batch")));
+        return Err(ApiError::bad_request(
+            "checks",
+            format!("at most {MAX_BATCH} checks per batch"),
+        ));
     }
     let min = b.checks.iter().filter_map(|c| c.min_revision).max();
-    let m = s.model_at(min).await?;
+    let m = super::model_at(&s, min).await?;
     let mut results = Vec::with_capacity(b.checks.len());
     for (i, c) in b.checks.iter().enumerate() {
         let p = parse(&m, caller.user_id, c, &format!("checks[{i}]."))?;
         let d = authz::check(&m, p.user, p.permission, p.on);
-        results.push(BatchResult { allowed: d.allowed(), explanation: p.explain.then(|| explain(&m, &d)) });
+        results.push(BatchResult {
+            allowed: d.allowed(),
+            explanation: p.explain.then(|| explain(&m, &d)),
+        });
     }
-    let body = BatchResponse { results, revision: m.revision() };
-    Ok(with_revision(axum::Json(body).into_response(), m.revision()))
+    let body = BatchResponse {
+        results,
+        revision: m.revision(),
+    };
+    Ok(with_revision(
+        axum::Json(body).into_response(),
+        m.revision(),
+    ))
 }
 
 /// Body of `POST /v1/lookup/accounts`.
@@ -220,38 +292,67 @@ pub struct LookupPage {
 /// Accounts where the user may do the permission (among those the caller may check).
 #[utoipa::path(post, path = "/v1/lookup/accounts", request_body = LookupAccounts, tag = "authz",
     responses((status = 200, body = LookupPage), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn lookup_accounts(State(s): State<AppState>, caller: Caller, Json(b): Json<LookupAccounts>) -> Result<Response, ApiError> {
+pub async fn lookup_accounts(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(b): Json<LookupAccounts>,
+) -> Result<Response, ApiError> {
     let limit = limit(b.limit)?;
     let after = cursor::<AccountId>(b.cursor.as_deref())?;
-    let m = s.model_at(b.min_revision).await?;
-    let user = b.user_id.parse::<UserId>().map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
-    let home = m.user(user).map(|u| u.organization_id).ok_or_else(|| DomainError::not_found("user", user))?;
+    let m = super::model_at(&s, b.min_revision).await?;
+    let user = b
+        .user_id
+        .parse::<UserId>()
+        .map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
+    let home = m
+        .user(user)
+        .map(|u| u.organization_id)
+        .ok_or_else(|| DomainError::not_found("user", user))?;
     rules::reach(&m, Some(caller.user_id), home, ("user", user.to_string()))?;
     let permission = m
         .permission_by_code(Some(home), &b.permission)
-        .or_else(|| b.permission.parse::<PermissionId>().ok().filter(|p| m.permission(*p).is_some()))
+        .or_else(|| {
+            b.permission.parse::<PermissionId>().ok().filter(|p| {
+                m.permission(*p)
+                    .is_some_and(|q| q.organization_id.is_none_or(|o| o == home))
+            })
+        })
         .ok_or_else(|| ApiError::bad_request("permission", "unknown permission"))?;
     let mut items: Vec<AccountId> = authz::lookup_accounts(&m, user, permission, after)
-        .filter(|a| user == caller.user_id || m.holds_over(caller.user_id, perms::authz_check(), &Scope::Account(*a)))
+        .filter(|a| {
+            user == caller.user_id
+                || m.holds_over(caller.user_id, perms::authz_check(), &Scope::Account(*a))
+        })
         .take(limit + 1)
         .collect();
     let more = items.len() > limit;
     items.truncate(limit);
     let body = LookupPage {
-        next_cursor: if more { items.last().map(|a| a.to_string()) } else { None },
+        next_cursor: if more {
+            items.last().map(|a| a.to_string())
+        } else {
+            None
+        },
         items: items.iter().map(|a| a.to_string()).collect(),
         revision: m.revision(),
     };
-    Ok(with_revision(axum::Json(body).into_response(), m.revision()))
+    Ok(with_revision(
+        axum::Json(body).into_response(),
+        m.revision(),
+    ))
 }
 
 /// Users who may do the permission on the account or organization.
 #[utoipa::path(post, path = "/v1/lookup/users", request_body = LookupUsers, tag = "authz",
     responses((status = 200, body = LookupPage), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn lookup_users(State(s): State<AppState>, caller: Caller, Json(b): Json<LookupUsers>) -> Result<Response, ApiError> {
+pub async fn lookup_users(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(b): Json<LookupUsers>,
+) -> Result<Response, ApiError> {
     let limit = limit(b.limit)?;
     let after = cursor::<UserId>(b.cursor.as_deref())?;
-    let m = s.model_at(b.min_revision).await?;
+    let m = super::model_at(&s, b.min_revision).await?;
     let probe = CheckRequest {
         user_id: caller.user_id.to_string(),
         permission: b.permission.clone(),
@@ -268,15 +369,24 @@ pub async fn lookup_users(State(s): State<AppState>, caller: Caller, Json(b): Js
     if !m.holds_over(caller.user_id, perms::authz_check(), &scope) {
         return Err(DomainError::forbidden("requires `authz:check` over the target").into());
     }
-    let mut items: Vec<UserId> = authz::lookup_users(&m, p.permission, p.on, after).take(limit + 1).collect();
+    let mut items: Vec<UserId> = authz::lookup_users(&m, p.permission, p.on, after)
+        .take(limit + 1)
+        .collect();
     let more = items.len() > limit;
     items.truncate(limit);
     let body = LookupPage {
-        next_cursor: if more { items.last().map(|u| u.to_string()) } else { None },
+        next_cursor: if more {
+            items.last().map(|u| u.to_string())
+        } else {
+            None
+        },
         items: items.iter().map(|u| u.to_string()).collect(),
         revision: m.revision(),
     };
-    Ok(with_revision(axum::Json(body).into_response(), m.revision()))
+    Ok(with_revision(
+        axum::Json(body).into_response(),
+        m.revision(),
+    ))
 }
 
 /// Query of effective permissions.
@@ -309,9 +419,14 @@ pub struct EffectivePermissions {
 /// Every permission the user holds on the account (or organization).
 #[utoipa::path(get, path = "/v1/users/{id}/effective-permissions", params(EffectiveQuery), tag = "authz",
     responses((status = 200, body = EffectivePermissions), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn effective_permissions(State(s): State<AppState>, caller: Caller, Path(user): Path<String>, Query(q): Query<EffectiveQuery>) -> Result<Response, ApiError> {
+pub async fn effective_permissions(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    Query(q): Query<EffectiveQuery>,
+) -> Result<Response, ApiError> {
     let user: UserId = path_id("id", &user)?;
-    let m = s.model_at(q.min_revision).await?;
+    let m = super::model_at(&s, q.min_revision).await?;
     let probe = CheckRequest {
         user_id: user.to_string(),
         permission: "authz:check".to_owned(),
@@ -324,7 +439,10 @@ pub async fn effective_permissions(State(s): State<AppState>, caller: Caller, Pa
     let permissions = authz::effective_permissions(&m, user, p.on)
         .into_iter()
         .map(|(pid, g)| EffectivePermission {
-            permission: m.permission(pid).map(|x| x.code.to_string()).unwrap_or_default(),
+            permission: m
+                .permission(pid)
+                .map(|x| x.code.to_string())
+                .unwrap_or_default(),
             permission_id: pid.to_string(),
             grant_id: g.id.to_string(),
             role_id: match &g.target {
@@ -334,6 +452,13 @@ pub async fn effective_permissions(State(s): State<AppState>, caller: Caller, Pa
             scope: ScopeView::from(&g.scope),
         })
         .collect();
-    let body = EffectivePermissions { user_id: user.to_string(), revision: m.revision(), permissions };
-    Ok(with_revision(axum::Json(body).into_response(), m.revision()))
+    let body = EffectivePermissions {
+        user_id: user.to_string(),
+        revision: m.revision(),
+        permissions,
+    };
+    Ok(with_revision(
+        axum::Json(body).into_response(),
+        m.revision(),
+    ))
 }

@@ -1,10 +1,11 @@
 //! `/v1/users/{id}/grants`.
 
+use super::organizations::PageQuery;
 use super::views::{GrantView, ScopeView};
-use super::{ctx, no_content, object, Page};
+use super::{ctx, no_content, object, page_by, Page};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json};
+use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,22 +25,38 @@ pub struct CreateGrant {
     pub scope: ScopeView,
 }
 
-/// List a user's grants visible to the caller.
-#[utoipa::path(get, path = "/v1/users/{id}/grants", tag = "grants",
-    responses((status = 200, body = Page<GrantView>), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, caller: Caller, Path(user): Path<String>) -> Result<axum::Json<Page<GrantView>>, ApiError> {
+/// List a user's grants visible to the caller, by id.
+#[utoipa::path(get, path = "/v1/users/{id}/grants", params(PageQuery), tag = "grants",
+    responses((status = 200, body = Page<GrantView>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::Json<Page<GrantView>>, ApiError> {
     let user: UserId = path_id("id", &user)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let grants = ops::list_grants(&Draft::new(&m, &c), user)?;
-    Ok(axum::Json(Page { items: grants.iter().map(|g| GrantView::new(g, &m)).collect(), next_cursor: None }))
+    Ok(axum::Json(page_by(
+        grants,
+        q.limit,
+        q.cursor.as_deref(),
+        |g| g.id,
+        |g| GrantView::new(g, &m),
+    )?))
 }
 
 /// Grant a role or a permission at a scope (escalation, self and tenant guards apply).
 #[utoipa::path(post, path = "/v1/users/{id}/grants", request_body = CreateGrant, tag = "grants",
     responses((status = 201, body = GrantView), (status = 200, description = "an identical grant exists", body = GrantView),
         (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn create(State(s): State<AppState>, caller: Caller, Path(user): Path<String>, Json(b): Json<CreateGrant>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    Json(b): Json<CreateGrant>,
+) -> Result<Response, ApiError> {
     let user: UserId = path_id("id", &user)?;
     let scope = b.scope.parse()?;
     enum Subject {
@@ -49,7 +66,12 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Path(user): Path<
     let subject = match (b.role_id, b.permission_id) {
         (Some(r), None) => Subject::Role(RoleId::parse_field("role_id", &r)?),
         (None, Some(p)) => Subject::Permission(p),
-        _ => return Err(ApiError::bad_request("role_id", "give exactly one of `role_id` and `permission_id`")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "role_id",
+                "give exactly one of `role_id` and `permission_id`",
+            ))
+        }
     };
     let (out, rev) = s
         .writer
@@ -61,7 +83,10 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Path(user): Path<
                     let id = match p.parse::<PermissionId>() {
                         Ok(id) => id,
                         Err(_) => d.model().permission_by_code(org, p).ok_or_else(|| {
-                            roster_domain::DomainError::invalid("permission_id", format!("unknown permission `{}`", roster_domain::truncate(p)))
+                            roster_domain::DomainError::invalid(
+                                "permission_id",
+                                format!("unknown permission `{}`", roster_domain::truncate(p)),
+                            )
                         })?,
                     };
                     GrantSubject::Permission(id)
@@ -72,16 +97,32 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Path(user): Path<
         .await?;
     let (g, created) = out;
     let m = s.engine.snapshot();
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(object(status, &GrantView::new(&g, &m), g.revision, Some(rev)))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(object(
+        status,
+        &GrantView::new(&g, &m),
+        g.revision,
+        Some(rev),
+    ))
 }
 
 /// Remove a grant (escalation, self and lockout guards apply).
 #[utoipa::path(delete, path = "/v1/users/{id}/grants/{grant_id}", tag = "grants",
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete(State(s): State<AppState>, caller: Caller, Path((user, grant)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((user, grant)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let user: UserId = path_id("id", &user)?;
     let grant: GrantId = path_id("grant_id", &grant)?;
-    let ((), rev) = s.writer.write(ctx(&caller), move |d| ops::delete_grant(d, user, grant)).await?;
+    let ((), rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::delete_grant(d, user, grant))
+        .await?;
     Ok(no_content(rev))
 }

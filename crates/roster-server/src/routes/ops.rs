@@ -18,12 +18,21 @@ pub struct Health {
 /// Liveness: the process answers (no database round trip).
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz(State(s): State<AppState>) -> axum::Json<Health> {
-    axum::Json(Health { status: "ok", revision: s.engine.revision() })
+    axum::Json(Health {
+        status: "ok",
+        revision: s.engine.revision(),
+    })
 }
 
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503)))]
 pub async fn readyz(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
-    s.store.ping().await.map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
-    Ok(axum::Json(Health { status: "ok", revision: s.engine.revision() }))
+    s.store
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
+    Ok(axum::Json(Health {
+        status: "ok",
+        revision: s.engine.revision(),
+    }))
 }

@@ -1,7 +1,7 @@
 //! `/v1/organizations`.
 
 use super::views::OrganizationView;
-use super::{ctx, cursor, if_match, limit, no_content, object, page, Page};
+use super::{ctx, cursor, if_match, limit, no_content, non_null, object, page, Page, ReadOnly};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{path_id, Json, Query};
@@ -9,9 +9,9 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use roster_domain::catalogue::perms;
 use roster_domain::ops::{self, NewOrganization, OrganizationPatch, Precondition};
 use roster_domain::{rules, DisplayName, Draft, OrganizationId, Scope, Slug};
-use roster_domain::catalogue::perms;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -25,12 +25,30 @@ pub struct CreateOrganization {
     pub slug: Option<String>,
 }
 
-/// Body of `PATCH /v1/organizations/{id}`.
+/// Body of `PATCH /v1/organizations/{id}`: absent fields are left alone;
+/// the read-only fields (`id`, `revision`, timestamps) are accepted and ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub slug: Option<String>,
+    // Read-only fields of `OrganizationView`, ignored.
+    #[serde(default, rename = "id")]
+    #[schema(ignore)]
+    pub ro_id: ReadOnly,
+    #[serde(default, rename = "created_at")]
+    #[schema(ignore)]
+    pub ro_created_at: ReadOnly,
+    #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
+    pub ro_updated_at: ReadOnly,
+    #[serde(default, rename = "revision")]
+    #[schema(ignore)]
+    pub ro_revision: ReadOnly,
 }
 
 /// Query of list endpoints with only paging.
@@ -46,63 +64,139 @@ pub struct PageQuery {
 /// Create an organization (requires `organizations:write` at `global`).
 #[utoipa::path(post, path = "/v1/organizations", request_body = CreateOrganization, tag = "organizations",
     responses((status = 201, body = OrganizationView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn create(State(s): State<AppState>, caller: Caller, Json(b): Json<CreateOrganization>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(b): Json<CreateOrganization>,
+) -> Result<Response, ApiError> {
     let new = NewOrganization {
         id: None,
         name: DisplayName::parse_field("name", &b.name)?,
-        slug: b.slug.as_deref().map(|x| Slug::parse_field("slug", x)).transpose()?,
+        slug: b
+            .slug
+            .as_deref()
+            .map(|x| Slug::parse_field("slug", x))
+            .transpose()?,
     };
-    let (org, rev) = s.writer.write(ctx(&caller), move |d| ops::create_organization(d, new.clone())).await?;
-    Ok(object(StatusCode::CREATED, &OrganizationView::from(&*org), org.revision, Some(rev)))
+    let (org, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            ops::create_organization(d, new.clone())
+        })
+        .await?;
+    Ok(object(
+        StatusCode::CREATED,
+        &OrganizationView::from(&*org),
+        org.revision,
+        Some(rev),
+    ))
 }
 
 /// List the organizations the caller can reach.
 #[utoipa::path(get, path = "/v1/organizations", params(PageQuery), tag = "organizations",
     responses((status = 200, body = Page<OrganizationView>), (status = 400, body = Problem)))]
-pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<PageQuery>) -> Result<axum::Json<Page<OrganizationView>>, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::Json<Page<OrganizationView>>, ApiError> {
     let limit = limit(q.limit)?;
     let after = cursor::<OrganizationId>(q.cursor.as_deref())?;
     let m = s.engine.snapshot();
     let items: Vec<_> = m
         .organizations_after(after)
-        .filter(|o| rules::can_reach(&m, caller.user_id, o.id) && rules::may(&m, Some(caller.user_id), perms::organizations_read(), &Scope::Organization(o.id)))
+        .filter(|o| {
+            rules::can_reach(&m, caller.user_id, o.id)
+                && rules::may(
+                    &m,
+                    Some(caller.user_id),
+                    perms::organizations_read(),
+                    &Scope::Organization(o.id),
+                )
+        })
         .take(limit + 1)
         .cloned()
         .collect();
-    Ok(axum::Json(page(items, limit, |o| o.id.to_string(), |o| OrganizationView::from(&**o))))
+    Ok(axum::Json(page(
+        items,
+        limit,
+        |o| o.id.to_string(),
+        |o| OrganizationView::from(&**o),
+    )))
 }
 
 /// Read an organization.
 #[utoipa::path(get, path = "/v1/organizations/{id}", tag = "organizations",
     responses((status = 200, body = OrganizationView), (status = 404, body = Problem)))]
-pub async fn get(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id: OrganizationId = path_id("id", &id)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let org = ops::get_organization(&Draft::new(&m, &c), id)?;
-    Ok(object(StatusCode::OK, &OrganizationView::from(&*org), org.revision, None))
+    Ok(object(
+        StatusCode::OK,
+        &OrganizationView::from(&*org),
+        org.revision,
+        None,
+    ))
 }
 
 /// Update an organization (partial; `If-Match` honoured).
 #[utoipa::path(patch, path = "/v1/organizations/{id}", request_body = UpdateOrganization, tag = "organizations",
     responses((status = 200, body = OrganizationView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
-pub async fn update(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap, Json(b): Json<UpdateOrganization>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(b): Json<UpdateOrganization>,
+) -> Result<Response, ApiError> {
     let id: OrganizationId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let patch = OrganizationPatch {
-        name: b.name.as_deref().map(|x| DisplayName::parse_field("name", x)).transpose()?,
-        slug: b.slug.as_deref().map(|x| Slug::parse_field("slug", x)).transpose()?,
+        name: b
+            .name
+            .as_deref()
+            .map(|x| DisplayName::parse_field("name", x))
+            .transpose()?,
+        slug: b
+            .slug
+            .as_deref()
+            .map(|x| Slug::parse_field("slug", x))
+            .transpose()?,
     };
-    let (org, rev) = s.writer.write(ctx(&caller), move |d| ops::update_organization(d, id, patch.clone(), pre)).await?;
-    Ok(object(StatusCode::OK, &OrganizationView::from(&*org), org.revision, Some(rev)))
+    let (org, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            ops::update_organization(d, id, patch.clone(), pre)
+        })
+        .await?;
+    Ok(object(
+        StatusCode::OK,
+        &OrganizationView::from(&*org),
+        org.revision,
+        Some(rev),
+    ))
 }
 
 /// Delete an empty organization.
 #[utoipa::path(delete, path = "/v1/organizations/{id}", tag = "organizations",
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id: OrganizationId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
-    let ((), rev) = s.writer.write(ctx(&caller), move |d| ops::delete_organization(d, id, pre)).await?;
+    let ((), rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::delete_organization(d, id, pre))
+        .await?;
     Ok(no_content(rev))
 }

@@ -1,10 +1,11 @@
 //! The permission catalogue and roles.
 
+use super::organizations::PageQuery;
 use super::views::{PermissionView, RoleView};
-use super::{ctx, if_match, no_content, object, Page};
+use super::{ctx, if_match, no_content, non_null, object, page_by, Page, ReadOnly};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json};
+use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -37,36 +38,100 @@ pub struct CreateRole {
     pub permissions: Vec<String>,
 }
 
-/// Body of `PATCH /v1/organizations/{id}/roles/{role_id}`.
+/// Body of `PATCH /v1/organizations/{id}/roles/{role_id}`: absent fields are
+/// left alone; the read-only fields (`id`, `organization_id`, `builtin`,
+/// `revision`) are accepted and ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRole {
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     /// Replaces the permission set.
     pub permissions: Option<Vec<String>>,
+    // Read-only fields of `RoleView`, ignored.
+    #[serde(default, rename = "id")]
+    #[schema(ignore)]
+    pub ro_id: ReadOnly,
+    #[serde(default, rename = "organization_id")]
+    #[schema(ignore)]
+    pub ro_organization_id: ReadOnly,
+    #[serde(default, rename = "builtin")]
+    #[schema(ignore)]
+    pub ro_builtin: ReadOnly,
+    #[serde(default, rename = "revision")]
+    #[schema(ignore)]
+    pub ro_revision: ReadOnly,
 }
 
 fn check_len(field: &str, v: &[String]) -> Result<(), ApiError> {
     if v.len() > 1000 {
-        return Err(ApiError::bad_request(field, "must have at most 1000 entries"));
+        return Err(ApiError::bad_request(
+            field,
+            "must have at most 1000 entries",
+        ));
     }
     Ok(())
 }
 
-/// List the permission catalogue (built-ins and the custom permissions of reachable organizations).
-#[utoipa::path(get, path = "/v1/permissions", tag = "roles", responses((status = 200, body = Page<PermissionView>)))]
-pub async fn list_permissions(State(s): State<AppState>, caller: Caller) -> Result<axum::Json<Page<PermissionView>>, ApiError> {
+/// List the permission catalogue (built-ins and the custom permissions of reachable organizations), by id.
+#[utoipa::path(get, path = "/v1/permissions", params(PageQuery), tag = "roles",
+    responses((status = 200, body = Page<PermissionView>), (status = 400, body = Problem)))]
+pub async fn list_permissions(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::Json<Page<PermissionView>>, ApiError> {
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let items = ops::list_permissions(&Draft::new(&m, &c));
-    Ok(axum::Json(Page { items: items.iter().map(|p| PermissionView::from(&**p)).collect(), next_cursor: None }))
+    Ok(axum::Json(page_by(
+        items,
+        q.limit,
+        q.cursor.as_deref(),
+        |p| p.id,
+        |p| PermissionView::from(&**p),
+    )?))
+}
+
+/// Order of a role list, and its cursor: built-ins (`b:<id>`) before
+/// custom roles (`c:<id>`), each by id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RoleCursor(bool, String);
+
+impl std::str::FromStr for RoleCursor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (kind, id) = s.split_once(':').ok_or(())?;
+        let id = RoleId::parse(id).map_err(|_| ())?.as_str().to_owned();
+        match kind {
+            "b" => Ok(Self(false, id)),
+            "c" => Ok(Self(true, id)),
+            _ => Err(()),
+        }
+    }
+}
+
+impl std::fmt::Display for RoleCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", if self.0 { "c" } else { "b" }, self.1)
+    }
 }
 
 /// Add a custom permission to an organization (`roles:write`).
 #[utoipa::path(post, path = "/v1/organizations/{id}/permissions", request_body = CreatePermission, tag = "roles",
     responses((status = 201, body = PermissionView), (status = 400, body = Problem), (status = 409, body = Problem)))]
-pub async fn create_permission(State(s): State<AppState>, caller: Caller, Path(org): Path<String>, Json(b): Json<CreatePermission>) -> Result<Response, ApiError> {
+pub async fn create_permission(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(b): Json<CreatePermission>,
+) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     let new = NewPermission {
         id: None,
@@ -74,25 +139,54 @@ pub async fn create_permission(State(s): State<AppState>, caller: Caller, Path(o
         code: PermissionCode::parse_field("code", &b.code)?,
         description: Description::parse_field("description", &b.description)?,
     };
-    let (p, rev) = s.writer.write(ctx(&caller), move |d| ops::create_permission(d, new.clone())).await?;
-    Ok(object(StatusCode::CREATED, &PermissionView::from(&*p), p.revision, Some(rev)))
+    let (p, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            ops::create_permission(d, new.clone())
+        })
+        .await?;
+    Ok(object(
+        StatusCode::CREATED,
+        &PermissionView::from(&*p),
+        p.revision,
+        Some(rev),
+    ))
 }
 
-/// List the roles usable in an organization (built-ins, read-only, and custom).
-#[utoipa::path(get, path = "/v1/organizations/{id}/roles", tag = "roles",
-    responses((status = 200, body = Page<RoleView>), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, caller: Caller, Path(org): Path<String>) -> Result<axum::Json<Page<RoleView>>, ApiError> {
+/// List the roles usable in an organization (built-ins, read-only, then custom; each by id).
+#[utoipa::path(get, path = "/v1/organizations/{id}/roles", params(PageQuery), tag = "roles",
+    responses((status = 200, body = Page<RoleView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::Json<Page<RoleView>>, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let roles = ops::list_roles(&Draft::new(&m, &c), org)?;
-    Ok(axum::Json(Page { items: roles.iter().map(|r| RoleView::new(r, &m)).collect(), next_cursor: None }))
+    let key = |r: &std::sync::Arc<roster_domain::Role>| {
+        RoleCursor(!r.is_builtin(), r.id.as_str().to_owned())
+    };
+    Ok(axum::Json(page_by(
+        roles,
+        q.limit,
+        q.cursor.as_deref(),
+        key,
+        |r| RoleView::new(r, &m),
+    )?))
 }
 
 /// Create a custom role (`roles:write`; you must hold each of its permissions).
 #[utoipa::path(post, path = "/v1/organizations/{id}/roles", request_body = CreateRole, tag = "roles",
     responses((status = 201, body = RoleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn create(State(s): State<AppState>, caller: Caller, Path(org): Path<String>, Json(b): Json<CreateRole>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Json(b): Json<CreateRole>,
+) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     check_len("permissions", &b.permissions)?;
     let id = RoleId::parse_field("id", &b.id)?;
@@ -103,56 +197,119 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Path(org): Path<S
         .writer
         .write(ctx(&caller), move |d| {
             let permissions = ops::resolve_permissions(d, Some(org), "permissions", &refs)?;
-            ops::create_role(d, NewRole { organization_id: org, id: id.clone(), name: name.clone(), description: description.clone(), permissions })
+            ops::create_role(
+                d,
+                NewRole {
+                    organization_id: org,
+                    id: id.clone(),
+                    name: name.clone(),
+                    description: description.clone(),
+                    permissions,
+                },
+            )
         })
         .await?;
     let m = s.engine.snapshot();
-    Ok(object(StatusCode::CREATED, &RoleView::new(&r, &m), r.revision, Some(rev)))
+    Ok(object(
+        StatusCode::CREATED,
+        &RoleView::new(&r, &m),
+        r.revision,
+        Some(rev),
+    ))
 }
 
 /// Read a role.
 #[utoipa::path(get, path = "/v1/organizations/{id}/roles/{role_id}", tag = "roles",
     responses((status = 200, body = RoleView), (status = 404, body = Problem)))]
-pub async fn get(State(s): State<AppState>, caller: Caller, Path((org, role)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((org, role)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     let role = RoleId::parse_field("role_id", &role)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let r = ops::get_role(&Draft::new(&m, &c), org, &role)?;
-    Ok(object(StatusCode::OK, &RoleView::new(&r, &m), r.revision, None))
+    Ok(object(
+        StatusCode::OK,
+        &RoleView::new(&r, &m),
+        r.revision,
+        None,
+    ))
 }
 
 /// Update a custom role.
 #[utoipa::path(patch, path = "/v1/organizations/{id}/roles/{role_id}", request_body = UpdateRole, tag = "roles",
     responses((status = 200, body = RoleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
-pub async fn update(State(s): State<AppState>, caller: Caller, Path((org, role)): Path<(String, String)>, headers: HeaderMap, Json(b): Json<UpdateRole>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((org, role)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(b): Json<UpdateRole>,
+) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     let role = RoleId::parse_field("role_id", &role)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     if let Some(p) = &b.permissions {
         check_len("permissions", p)?;
     }
-    let name = b.name.as_deref().map(|x| DisplayName::parse_field("name", x)).transpose()?;
-    let description = b.description.as_deref().map(|x| Description::parse_field("description", x)).transpose()?;
+    let name = b
+        .name
+        .as_deref()
+        .map(|x| DisplayName::parse_field("name", x))
+        .transpose()?;
+    let description = b
+        .description
+        .as_deref()
+        .map(|x| Description::parse_field("description", x))
+        .transpose()?;
     let refs = b.permissions;
     let (r, rev) = s
         .writer
         .write(ctx(&caller), move |d| {
-            let permissions = refs.as_ref().map(|r| ops::resolve_permissions(d, Some(org), "permissions", r)).transpose()?;
-            ops::update_role(d, org, &role, RolePatch { name: name.clone(), description: description.clone(), permissions }, pre)
+            let permissions = refs
+                .as_ref()
+                .map(|r| ops::resolve_permissions(d, Some(org), "permissions", r))
+                .transpose()?;
+            ops::update_role(
+                d,
+                org,
+                &role,
+                RolePatch {
+                    name: name.clone(),
+                    description: description.clone(),
+                    permissions,
+                },
+                pre,
+            )
         })
         .await?;
     let m = s.engine.snapshot();
-    Ok(object(StatusCode::OK, &RoleView::new(&r, &m), r.revision, Some(rev)))
+    Ok(object(
+        StatusCode::OK,
+        &RoleView::new(&r, &m),
+        r.revision,
+        Some(rev),
+    ))
 }
 
 /// Delete a custom role no grant uses.
 #[utoipa::path(delete, path = "/v1/organizations/{id}/roles/{role_id}", tag = "roles",
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete(State(s): State<AppState>, caller: Caller, Path((org, role)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((org, role)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let org: OrganizationId = path_id("id", &org)?;
     let role = RoleId::parse_field("role_id", &role)?;
     let pre = Precondition::if_match(if_match(&headers)?);
-    let ((), rev) = s.writer.write(ctx(&caller), move |d| ops::delete_role(d, org, &role, pre)).await?;
+    let ((), rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::delete_role(d, org, &role, pre))
+        .await?;
     Ok(no_content(rev))
 }

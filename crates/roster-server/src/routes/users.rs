@@ -1,7 +1,9 @@
 //! `/v1/users`.
 
 use super::views::{PhoneView, SettingsView, UserView};
-use super::{ctx, cursor, double_option, if_match, limit, no_content, object, page, Page};
+use super::{
+    ctx, cursor, double_option, if_match, limit, no_content, non_null, object, page, Page, ReadOnly,
+};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{path_id, Json, Query};
@@ -36,10 +38,14 @@ pub struct CreateUser {
 }
 
 /// Body of `PATCH /v1/users/{id}`: absent fields are left alone, `null`
-/// clears a nullable field.
+/// clears a nullable field (and is refused for the others). The read-only
+/// fields of a user (`id`, `organization_id`, `revision`, timestamps) are
+/// accepted and ignored, so a client may send back what it read.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(nullable)]
@@ -53,8 +59,38 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(nullable)]
     pub settings: Option<Option<SettingsView>>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    /// Replaces the map (`{}` clears it).
     pub external_ids: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub status: Option<String>,
+    // Read-only fields of `UserView`, ignored.
+    #[serde(default, rename = "id")]
+    #[schema(ignore)]
+    pub ro_id: ReadOnly,
+    #[serde(default, rename = "organization_id")]
+    #[schema(ignore)]
+    pub ro_organization_id: ReadOnly,
+    #[serde(default, rename = "created_at")]
+    #[schema(ignore)]
+    pub ro_created_at: ReadOnly,
+    #[serde(default, rename = "created_by")]
+    #[schema(ignore)]
+    pub ro_created_by: ReadOnly,
+    #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
+    pub ro_updated_at: ReadOnly,
+    #[serde(default, rename = "updated_by")]
+    #[schema(ignore)]
+    pub ro_updated_by: ReadOnly,
+    #[serde(default, rename = "deleted_at")]
+    #[schema(ignore)]
+    pub ro_deleted_at: ReadOnly,
+    #[serde(default, rename = "revision")]
+    #[schema(ignore)]
+    pub ro_revision: ReadOnly,
 }
 
 /// Query of `GET /v1/users`.
@@ -69,81 +105,163 @@ pub struct ListUsers {
 }
 
 fn opt_name(field: &str, v: Option<String>) -> Result<Option<PersonName>, ApiError> {
-    Ok(v.as_deref().map(|x| PersonName::parse_field(field, x)).transpose()?)
+    Ok(v.as_deref()
+        .map(|x| PersonName::parse_field(field, x))
+        .transpose()?)
 }
 
 /// Create a user (`users:write` over the organization).
 #[utoipa::path(post, path = "/v1/users", request_body = CreateUser, tag = "users",
     responses((status = 201, body = UserView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn create(State(s): State<AppState>, caller: Caller, Json(b): Json<CreateUser>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(b): Json<CreateUser>,
+) -> Result<Response, ApiError> {
     let new = NewUser {
         id: None,
-        organization_id: b.organization_id.parse::<OrganizationId>().map_err(|_| ApiError::bad_request("organization_id", "not a UUID"))?,
+        organization_id: b
+            .organization_id
+            .parse::<OrganizationId>()
+            .map_err(|_| ApiError::bad_request("organization_id", "not a UUID"))?,
         email: Email::parse_field("email", &b.email)?,
         first_name: opt_name("first_name", b.first_name)?,
         last_name: opt_name("last_name", b.last_name)?,
         phone: b.phone.map(Into::into),
         settings: b.settings.map(Into::into),
         external_ids: b.external_ids,
-        status: b.status.as_deref().map(|x| UserStatus::parse("status", x)).transpose()?,
+        status: b
+            .status
+            .as_deref()
+            .map(|x| UserStatus::parse("status", x))
+            .transpose()?,
     };
-    let (u, rev) = s.writer.write(ctx(&caller), move |d| ops::create_user(d, new.clone())).await?;
-    Ok(object(StatusCode::CREATED, &UserView::from(&*u), u.revision, Some(rev)))
+    let (u, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::create_user(d, new.clone()))
+        .await?;
+    Ok(object(
+        StatusCode::CREATED,
+        &UserView::from(&*u),
+        u.revision,
+        Some(rev),
+    ))
 }
 
 /// List users the caller may read (filters: `organization_id`, `account_id`, `email`).
 #[utoipa::path(get, path = "/v1/users", params(ListUsers), tag = "users",
     responses((status = 200, body = Page<UserView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn list(State(s): State<AppState>, caller: Caller, Query(q): Query<ListUsers>) -> Result<axum::Json<Page<UserView>>, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListUsers>,
+) -> Result<axum::Json<Page<UserView>>, ApiError> {
     let limit = limit(q.limit)?;
     let after = cursor::<UserId>(q.cursor.as_deref())?;
     let filter = UserFilter {
-        organization_id: q.organization_id.as_deref().map(|x| path_id::<OrganizationId>("organization_id", x)).transpose()?,
-        account_id: q.account_id.as_deref().map(|x| path_id::<AccountId>("account_id", x)).transpose()?,
+        organization_id: q
+            .organization_id
+            .as_deref()
+            .map(|x| path_id::<OrganizationId>("organization_id", x))
+            .transpose()?,
+        account_id: q
+            .account_id
+            .as_deref()
+            .map(|x| path_id::<AccountId>("account_id", x))
+            .transpose()?,
         email: q.email,
     };
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let items = ops::list_users(&Draft::new(&m, &c), &filter, after, limit + 1)?;
-    Ok(axum::Json(page(items, limit, |u| u.id.to_string(), |u| UserView::from(&**u))))
+    Ok(axum::Json(page(
+        items,
+        limit,
+        |u| u.id.to_string(),
+        |u| UserView::from(&**u),
+    )))
 }
 
 /// Read a user.
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users",
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
-pub async fn get(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id: UserId = path_id("id", &id)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let u = ops::get_user(&Draft::new(&m, &c), id)?;
-    Ok(object(StatusCode::OK, &UserView::from(&*u), u.revision, None))
+    Ok(object(
+        StatusCode::OK,
+        &UserView::from(&*u),
+        u.revision,
+        None,
+    ))
 }
 
 /// Update a user (partial; users may edit their own profile fields).
 #[utoipa::path(patch, path = "/v1/users/{id}", request_body = UpdateUser, tag = "users",
     responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
-pub async fn update(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap, Json(b): Json<UpdateUser>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(b): Json<UpdateUser>,
+) -> Result<Response, ApiError> {
     let id: UserId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let patch = UserPatch {
-        email: b.email.as_deref().map(|x| Email::parse_field("email", x)).transpose()?,
-        first_name: b.first_name.map(|v| opt_name("first_name", v)).transpose()?,
+        email: b
+            .email
+            .as_deref()
+            .map(|x| Email::parse_field("email", x))
+            .transpose()?,
+        first_name: b
+            .first_name
+            .map(|v| opt_name("first_name", v))
+            .transpose()?,
         last_name: b.last_name.map(|v| opt_name("last_name", v)).transpose()?,
         phone: b.phone.map(|v| v.map(Into::into)),
         settings: b.settings.map(|v| v.map(Into::into)),
         external_ids: b.external_ids,
-        status: b.status.as_deref().map(|x| UserStatus::parse("status", x)).transpose()?,
+        status: b
+            .status
+            .as_deref()
+            .map(|x| UserStatus::parse("status", x))
+            .transpose()?,
     };
-    let (u, rev) = s.writer.write(ctx(&caller), move |d| ops::update_user(d, id, patch.clone(), pre)).await?;
-    Ok(object(StatusCode::OK, &UserView::from(&*u), u.revision, Some(rev)))
+    let (u, rev) = s
+        .writer
+        .write(ctx(&caller), move |d| {
+            ops::update_user(d, id, patch.clone(), pre)
+        })
+        .await?;
+    Ok(object(
+        StatusCode::OK,
+        &UserView::from(&*u),
+        u.revision,
+        Some(rev),
+    ))
 }
 
 /// Soft-delete a user.
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "users",
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id: UserId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
-    let ((), rev) = s.writer.write(ctx(&caller), move |d| ops::delete_user(d, id, pre)).await?;
+    let ((), rev) = s
+        .writer
+        .write(ctx(&caller), move |d| ops::delete_user(d, id, pre))
+        .await?;
     Ok(no_content(rev))
 }

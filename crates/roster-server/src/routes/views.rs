@@ -102,12 +102,18 @@ pub struct SettingsView {
 
 impl From<&d::Phone> for PhoneView {
     fn from(p: &d::Phone) -> Self {
-        Self { prefix: p.prefix.clone(), number: p.number.clone() }
+        Self {
+            prefix: p.prefix.clone(),
+            number: p.number.clone(),
+        }
     }
 }
 impl From<PhoneView> for d::Phone {
     fn from(p: PhoneView) -> Self {
-        Self { prefix: p.prefix, number: p.number }
+        Self {
+            prefix: p.prefix,
+            number: p.number,
+        }
     }
 }
 impl From<&d::Settings> for SettingsView {
@@ -257,8 +263,11 @@ pub struct RoleView {
 impl RoleView {
     /// The view of `r`, resolving permission codes through `m`.
     pub fn new(r: &d::Role, m: &d::Model) -> Self {
-        let mut permissions: Vec<String> =
-            r.permissions.iter().filter_map(|p| m.permission(*p).map(|p| p.code.to_string())).collect();
+        let mut permissions: Vec<String> = r
+            .permissions
+            .iter()
+            .filter_map(|p| m.permission(*p).map(|p| p.code.to_string()))
+            .collect();
         permissions.sort();
         Self {
             id: r.id.to_string(),
@@ -291,7 +300,10 @@ impl From<&d::Scope> for ScopeView {
             d::Scope::Organization(o) | d::Scope::Accounts(o) => Some(o.to_string()),
             d::Scope::Account(a) => Some(a.to_string()),
         };
-        Self { kind: s.kind().to_owned(), id }
+        Self {
+            kind: s.kind().to_owned(),
+            id,
+        }
     }
 }
 
@@ -299,13 +311,20 @@ impl ScopeView {
     /// Parses into a domain scope, naming `scope.type` / `scope.id`.
     pub fn parse(&self) -> Result<d::Scope, d::DomainError> {
         let id = |what: &str| -> Result<Uuid, d::DomainError> {
-            let raw = self.id.as_deref().ok_or_else(|| d::DomainError::invalid("scope.id", format!("required for `{what}` scopes")))?;
-            Uuid::parse_str(raw).map_err(|_| d::DomainError::invalid("scope.id", format!("`{}` is not a UUID", d::truncate(raw))))
+            let raw = self.id.as_deref().ok_or_else(|| {
+                d::DomainError::invalid("scope.id", format!("required for `{what}` scopes"))
+            })?;
+            Uuid::parse_str(raw).map_err(|_| {
+                d::DomainError::invalid("scope.id", format!("`{}` is not a UUID", d::truncate(raw)))
+            })
         };
         match self.kind.as_str() {
             "global" => {
                 if self.id.is_some() {
-                    return Err(d::DomainError::invalid("scope.id", "must be absent for `global` scopes"));
+                    return Err(d::DomainError::invalid(
+                        "scope.id",
+                        "must be absent for `global` scopes",
+                    ));
                 }
                 Ok(d::Scope::Global)
             }
@@ -314,7 +333,10 @@ impl ScopeView {
             "account" => Ok(d::Scope::Account(id("account")?.into())),
             other => Err(d::DomainError::invalid(
                 "scope.type",
-                format!("`{}` is not one of `global`, `organization`, `accounts`, `account`", d::truncate(other)),
+                format!(
+                    "`{}` is not one of `global`, `organization`, `accounts`, `account`",
+                    d::truncate(other)
+                ),
             )),
         }
     }

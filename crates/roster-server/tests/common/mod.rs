@@ -2,6 +2,12 @@
 //! backend (SQLite always, PostgreSQL when `ROSTER_TEST_DATABASE_URL` is
 //! set), the real router driven through `oneshot`, and a cast of actors.
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -23,11 +29,19 @@ pub struct Resp {
 impl Resp {
     /// The `Roster-Revision` header.
     pub fn revision(&self) -> Option<u64> {
-        self.headers.get("roster-revision")?.to_str().ok()?.parse().ok()
+        self.headers
+            .get("roster-revision")?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
     }
     /// A string field of the body.
     pub fn str(&self, key: &str) -> String {
-        self.body[key].as_str().unwrap_or_else(|| panic!("no string `{key}` in {}", self.body)).to_owned()
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{key}` in {}", self.body))
+            .to_owned()
     }
 }
 
@@ -50,10 +64,22 @@ impl TestApp {
     pub async fn new(db: TestDatabase) -> Self {
         let store = db.open().await.expect("open store");
         store.migrate().await.expect("migrate");
-        let state = AppState::start(store, Config::default()).await.expect("start");
-        let b = bootstrap::bootstrap(&state, "Test Org", "owner@test.example").await.expect("bootstrap");
+        let state = AppState::start(store, Config::default())
+            .await
+            .expect("start");
+        let b = bootstrap::bootstrap(&state, "Test Org", "owner@test.example")
+            .await
+            .expect("bootstrap");
         let router = roster_server::router(state.clone());
-        Self { db, state, router, owner: b.api_key, owner_id: b.user_id, org: b.organization_id, ops_account: b.account_id }
+        Self {
+            db,
+            state,
+            router,
+            owner: b.api_key,
+            owner_id: b.user_id,
+            org: b.organization_id,
+            ops_account: b.account_id,
+        }
     }
 
     /// The backend name.
@@ -70,18 +96,36 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Sends `method path` with a bearer token and an optional JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         self.call_with(method, path, token, body, &[]).await
     }
 
     /// Like [`TestApp::call`] with extra headers.
-    pub async fn call_with(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             b = b.header("authorization", format!("Bearer {t}"));
@@ -90,7 +134,9 @@ impl TestApp {
             b = b.header(*k, *v);
         }
         let req = match body {
-            Some(v) => b.header("content-type", "application/json").body(Body::from(v.to_string())),
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
             None => b.body(Body::empty()),
         }
         .expect("request");
@@ -104,7 +150,8 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
         self.call(Method::DELETE, path, Some(token), None).await
@@ -112,14 +159,22 @@ impl TestApp {
 
     /// Creates an organization as the owner; returns its id.
     pub async fn org(&self, name: &str) -> String {
-        let r = self.post("/v1/organizations", &self.owner, json!({ "name": name })).await;
+        let r = self
+            .post("/v1/organizations", &self.owner, json!({ "name": name }))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.str("id")
     }
 
     /// Creates an account as the owner; returns its id.
     pub async fn account(&self, org: &str, name: &str, kind: &str) -> String {
-        let r = self.post(&format!("/v1/organizations/{org}/accounts"), &self.owner, json!({ "name": name, "type": kind })).await;
+        let r = self
+            .post(
+                &format!("/v1/organizations/{org}/accounts"),
+                &self.owner,
+                json!({ "name": name, "type": kind }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.str("id")
     }
@@ -133,21 +188,39 @@ impl TestApp {
 
     /// Grants a role at a scope as the owner.
     pub async fn grant(&self, user: &str, role: &str, scope: Value) -> Value {
-        let r = self.post(&format!("/v1/users/{user}/grants"), &self.owner, json!({ "role_id": role, "scope": scope })).await;
+        let r = self
+            .post(
+                &format!("/v1/users/{user}/grants"),
+                &self.owner,
+                json!({ "role_id": role, "scope": scope }),
+            )
+            .await;
         assert!(r.status.is_success(), "{}", r.body);
         r.body
     }
 
     /// Adds a member as the owner.
     pub async fn member(&self, account: &str, user: &str) -> Value {
-        let r = self.post(&format!("/v1/accounts/{account}/members"), &self.owner, json!({ "user_id": user })).await;
+        let r = self
+            .post(
+                &format!("/v1/accounts/{account}/members"),
+                &self.owner,
+                json!({ "user_id": user }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body
     }
 
     /// An API key for `user`, created by the owner; returns the secret.
     pub async fn key(&self, user: &str) -> String {
-        let r = self.post("/v1/api-keys", &self.owner, json!({ "user_id": user, "name": "test" })).await;
+        let r = self
+            .post(
+                "/v1/api-keys",
+                &self.owner,
+                json!({ "user_id": user, "name": "test" }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.str("key")
     }
@@ -173,7 +246,13 @@ impl TestApp {
 
     /// `POST /v1/check` as the owner.
     pub async fn check(&self, user: &str, permission: &str, account: &str) -> bool {
-        let r = self.post("/v1/check", &self.owner, json!({ "user_id": user, "permission": permission, "account_id": account })).await;
+        let r = self
+            .post(
+                "/v1/check",
+                &self.owner,
+                json!({ "user_id": user, "permission": permission, "account_id": account }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         r.body["allowed"].as_bool().expect("allowed")
     }
@@ -211,14 +290,34 @@ impl TestApp {
         let acc_a2 = self.account(&org_a, "A2", "vendor").await;
         let acc_b1 = self.account(&org_b, "B1", "client").await;
         let org_admin = self.user(&org_a, "org.admin@a.example").await;
-        self.grant(&org_admin, "admin", json!({"type": "organization", "id": org_a})).await;
+        self.grant(
+            &org_admin,
+            "admin",
+            json!({"type": "organization", "id": org_a}),
+        )
+        .await;
         let account_admin = self.user(&org_a, "account.admin@a.example").await;
-        self.grant(&account_admin, "admin", json!({"type": "account", "id": acc_a1})).await;
+        self.grant(
+            &account_admin,
+            "admin",
+            json!({"type": "account", "id": acc_a1}),
+        )
+        .await;
         let viewer = self.user(&org_a, "viewer@a.example").await;
-        self.grant(&viewer, "viewer", json!({"type": "organization", "id": org_a})).await;
+        self.grant(
+            &viewer,
+            "viewer",
+            json!({"type": "organization", "id": org_a}),
+        )
+        .await;
         let nobody = self.user(&org_a, "nobody@a.example").await;
         let other = self.user(&org_b, "admin@b.example").await;
-        self.grant(&other, "admin", json!({"type": "organization", "id": org_b})).await;
+        self.grant(
+            &other,
+            "admin",
+            json!({"type": "organization", "id": org_b}),
+        )
+        .await;
         let target = self.user(&org_a, "target@a.example").await;
         self.member(&acc_a1, &target).await;
         Actors {

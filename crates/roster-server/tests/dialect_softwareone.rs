@@ -1,0 +1,743 @@
+//! SoftwareOne's `PUT /compat/softwareone/public/v1/accounts/accounts/{accountId}/users/{userId}`
+//! against SPEC §2 and the seed's documented schema, per backend.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
+mod common;
+mod openapi30;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::{each_backend, Actors, Resp, TestApp};
+use serde_json::{json, Value};
+
+const VENDOR: &str = "softwareone";
+const FRAGMENT_PATH: &str = "/public/v1/accounts/accounts/{accountId}/users/{userId}";
+
+fn url(account: &str, user: &str) -> String {
+    format!("/compat/softwareone/public/v1/accounts/accounts/{account}/users/{user}")
+}
+
+/// A tenant-A cast plus an operations account and a platform operator
+/// (`admin` at that operations account, so `platform:accounts:manage` there).
+struct Cast {
+    a: Actors,
+    ops_a: String,
+    operator: (String, String),
+}
+
+async fn setup(app: &TestApp) -> Cast {
+    let a = app.actors().await;
+    let ops_a = app.account(&a.org_a, "Ops A", "operations").await;
+    let op = app.user(&a.org_a, "operator@a.example").await;
+    app.grant(&op, "admin", json!({"type": "account", "id": ops_a}))
+        .await;
+    let key = app.key(&op).await;
+    Cast {
+        a,
+        ops_a,
+        operator: (op, key),
+    }
+}
+
+async fn put(app: &TestApp, token: Option<&str>, account: &str, user: &str, body: Value) -> Resp {
+    app.call(Method::PUT, &url(account, user), token, Some(body))
+        .await
+}
+
+async fn put_raw(
+    app: &TestApp,
+    token: Option<&str>,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Resp {
+    let mut b = Request::builder().method(Method::PUT).uri(path);
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    app.raw(b.body(Body::from(body)).unwrap()).await
+}
+
+/// Asserts a 200 whose body is an `AccountUser` exactly per the seed.
+fn assert_account_user(r: &Resp) {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let schema = openapi30::response_schema(VENDOR, FRAGMENT_PATH, "put", 200);
+    openapi30::assert_valid("AccountUser", &schema, &r.body);
+}
+
+/// Asserts a ProblemDetails answer with `status` (and, when given, an
+/// `errors` entry for `field`).
+fn assert_problem(r: &Resp, status: StatusCode, field: Option<&str>) {
+    assert_eq!(r.status, status, "{}", r.body);
+    let ct = r
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert_eq!(ct, "application/json", "{}", r.body);
+    for k in ["type", "title", "detail", "instance"] {
+        assert!(r.body[k].is_string(), "`{k}` missing: {}", r.body);
+    }
+    assert_eq!(r.body["status"], status.as_u16(), "{}", r.body);
+    assert!(r.body["errors"].is_object(), "{}", r.body);
+    let schema = openapi30::named_schema(VENDOR, "ProblemDetails");
+    openapi30::assert_valid("ProblemDetails", &schema, &r.body);
+    if let Some(f) = field {
+        let msgs = r.body["errors"][f]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors[{f}] in {}", r.body));
+        assert!(
+            !msgs.is_empty() && msgs.iter().all(Value::is_string),
+            "{}",
+            r.body
+        );
+    }
+}
+
+async fn native_user(app: &TestApp, user: &str) -> Value {
+    let r = app.get(&format!("/v1/users/{user}"), &app.owner).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+async fn membership(app: &TestApp, account: &str, user: &str) -> Value {
+    let r = app
+        .get(
+            &format!("/v1/accounts/{account}/members?limit=1000"),
+            &app.owner,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == user)
+        .cloned()
+        .expect("membership")
+}
+
+#[test]
+fn validator_bites() {
+    let schema = openapi30::response_schema(VENDOR, FRAGMENT_PATH, "put", 200);
+    openapi30::assert_valid(
+        "minimal",
+        &schema,
+        &json!({"id": "x", "phone": null, "settings": {"timeZone": null}}),
+    );
+    openapi30::assert_invalid("extra property", &schema, &json!({"id": "x", "roles": []}));
+    openapi30::assert_invalid(
+        "nested extra property",
+        &schema,
+        &json!({"account": {"id": "a", "kind": "x"}}),
+    );
+    openapi30::assert_invalid("enum", &schema, &json!({"account": {"type": "client"}}));
+    openapi30::assert_invalid(
+        "date-time",
+        &schema,
+        &json!({"audit": {"created": {"at": "yesterday"}}}),
+    );
+    openapi30::assert_invalid("non-nullable", &schema, &json!({"email": null}));
+}
+
+#[tokio::test]
+async fn operator_updates_profile_and_membership() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target) = (&c.a.acc_a1, &c.a.target);
+        let body = json!({
+            "email": "renamed@a.example",
+            "firstName": "Rita",
+            "lastName": "Renamed",
+            "phone": {"prefix": "+34", "number": "600 000 000"},
+            "settings": {"cultureCode": "es-ES", "languageCode": "es", "timeZone": "Europe/Madrid",
+                         "numberFormat": {"decimalSeparator": ",", "groupSeparator": "."}},
+            "status": "Disabled",
+            "groups": [{"id": "billing"}, {"name": "support", "isDefault": true}],
+        });
+        let r = put(&app, Some(&c.operator.1), acc, target, body).await;
+        assert_account_user(&r);
+        let b = &r.body;
+        assert_eq!(b["id"], *target);
+        assert_eq!(b["email"], "renamed@a.example");
+        assert_eq!(b["name"], "Rita Renamed");
+        assert_eq!(b["user"]["id"], *target);
+        assert_eq!(b["status"], "Disabled");
+        assert_eq!(
+            b["phone"],
+            json!({"prefix": "+34", "number": "600 000 000"})
+        );
+        assert_eq!(b["settings"]["cultureCode"], "es-ES");
+        assert_eq!(b["settings"]["numberFormat"]["decimalSeparator"], ",");
+        assert_eq!(
+            b["groups"],
+            json!([{"id": "billing", "name": "billing"}, {"id": "support", "name": "support"}])
+        );
+        assert_eq!(b["account"]["id"], *acc);
+        assert_eq!(b["account"]["type"], "Client");
+        assert_eq!(b["account"]["status"], "Active");
+        assert_eq!(b["modules"], json!([]));
+        // The audit trail: created by the owner (who added the member),
+        // updated by the operator in this request.
+        assert_eq!(b["audit"]["created"]["by"]["id"], app.owner_id);
+        assert_eq!(b["audit"]["invited"]["by"]["id"], app.owner_id);
+        assert_eq!(b["audit"]["joined"]["by"]["id"], app.owner_id);
+        assert_eq!(b["audit"]["updated"]["by"]["id"], c.operator.0);
+        assert_eq!(b["audit"]["updated"]["by"]["name"], "Test User");
+        // The revision is the account user's: the later of user and membership.
+        let rev = r.revision().expect("Roster-Revision");
+        assert_eq!(b["revision"], rev);
+
+        // The native API sees both halves.
+        let u = native_user(&app, target).await;
+        assert_eq!(u["email"], "renamed@a.example");
+        assert_eq!(u["phone"]["prefix"], "+34");
+        assert_eq!(u["settings"]["time_zone"], "Europe/Madrid");
+        let m = membership(&app, acc, target).await;
+        assert_eq!(m["status"], "disabled");
+        assert_eq!(m["groups"], json!(["billing", "support"]));
+
+        // An org-level admin is a platform operator too once the org has an
+        // operations account (it holds `platform:accounts:manage` there).
+        let r = put(
+            &app,
+            Some(&c.a.org_admin.1),
+            acc,
+            target,
+            json!({"status": "Active"}),
+        )
+        .await;
+        assert_account_user(&r);
+        assert_eq!(r.body["status"], "Active");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delta_leaves_absent_fields_alone_and_null_clears() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target, tok) = (&c.a.acc_a1, &c.a.target, &c.operator.1);
+        let r = put(&app, Some(tok), acc, target, json!({
+            "phone": {"prefix": "+1", "number": "555"},
+            "settings": {"cultureCode": "en-US", "timeZone": "America/New_York", "dateFormat": "MM/dd/yyyy"},
+            "groups": [{"id": "g1"}],
+        }))
+        .await;
+        assert_account_user(&r);
+        // Only the time zone changes; the other settings, the phone, the
+        // names and the groups stay.
+        let r = put(&app, Some(tok), acc, target, json!({"settings": {"timeZone": "Europe/Paris"}})).await;
+        assert_account_user(&r);
+        assert_eq!(r.body["settings"]["timeZone"], "Europe/Paris");
+        assert_eq!(r.body["settings"]["cultureCode"], "en-US");
+        assert_eq!(r.body["settings"]["dateFormat"], "MM/dd/yyyy");
+        assert_eq!(r.body["phone"]["number"], "555");
+        assert_eq!(r.body["firstName"], "Test");
+        assert_eq!(r.body["groups"][0]["id"], "g1");
+        // `null` clears a nullable key, and a nullable object.
+        let r = put(&app, Some(tok), acc, target, json!({"settings": {"dateFormat": null}, "phone": {"prefix": null}})).await;
+        assert_account_user(&r);
+        assert_eq!(r.body["settings"]["dateFormat"], Value::Null);
+        assert_eq!(r.body["phone"], json!({"prefix": null, "number": "555"}));
+        let r = put(&app, Some(tok), acc, target, json!({"phone": null, "settings": null})).await;
+        assert_account_user(&r);
+        assert!(r.body.get("phone").is_none() && r.body.get("settings").is_none(), "{}", r.body);
+        let u = native_user(&app, target).await;
+        assert_eq!(u["phone"], Value::Null);
+        // An empty delta changes nothing and writes no audit event.
+        let before = app.audit_count().await;
+        let r = put(&app, Some(tok), acc, target, json!({})).await;
+        assert_account_user(&r);
+        assert_eq!(app.audit_count().await, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn read_only_fields_are_ignored_and_unknown_fields_rejected() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target, tok) = (&c.a.acc_a1, &c.a.target, &c.operator.1);
+        let first = put(&app, Some(tok), acc, target, json!({})).await;
+        assert_account_user(&first);
+        // GET-modify-PUT: the client sends the whole object back.
+        let mut full = first.body.clone();
+        full["firstName"] = json!("Roundtrip");
+        full["name"] = json!("ignored");
+        full["id"] = json!("ignored");
+        full["account"]["type"] = json!("Vendor");
+        full["$meta"] = json!({"omitted": ["audit"]});
+        let r = put(&app, Some(tok), acc, target, full).await;
+        assert_account_user(&r);
+        assert_eq!(r.body["firstName"], "Roundtrip");
+        assert_eq!(r.body["id"], *target);
+        assert_eq!(r.body["account"]["type"], "Client");
+
+        let before = app.audit_count().await;
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"firstName": "X", "nickname": "x"}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, Some("nickname"));
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"settings": {"theme": "dark"}}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, Some("settings.theme"));
+        // Read-only fields must still have their documented types.
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"account": {"type": "Reseller"}}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, Some("account.type"));
+        assert_eq!(app.audit_count().await, before);
+        assert_eq!(native_user(&app, target).await["first_name"], "Roundtrip");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unauthenticated_is_401() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let body = json!({"firstName": "Nope"});
+        for token in [
+            None,
+            Some("not-a-key"),
+            Some("roster_0000000000000000_nope"),
+        ] {
+            let r = put(&app, token, &c.a.acc_a1, &c.a.target, body.clone()).await;
+            assert_problem(&r, StatusCode::UNAUTHORIZED, None);
+            assert_eq!(r.headers.get("www-authenticate").unwrap(), "Bearer");
+        }
+        // Another scheme is not a bearer token.
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(url(&c.a.acc_a1, &c.a.target))
+            .header("authorization", format!("Token {}", c.operator.1))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        assert_problem(&app.raw(req).await, StatusCode::UNAUTHORIZED, None);
+        assert_eq!(native_user(&app, &c.a.target).await["first_name"], "Test");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn callers_without_platform_permission_are_403() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let body = json!({"firstName": "Nope"});
+        // No operations account in the organization yet: even an
+        // organization admin is no platform operator.
+        let r = put(
+            &app,
+            Some(&a.org_admin.1),
+            &a.acc_a1,
+            &a.target,
+            body.clone(),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        // An account admin of a client account holds
+        // `platform:accounts:manage` there, which is not an operations account.
+        let r = put(
+            &app,
+            Some(&a.account_admin.1),
+            &a.acc_a1,
+            &a.target,
+            body.clone(),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        for (_, tok) in [&a.viewer, &a.nobody] {
+            let r = put(&app, Some(tok), &a.acc_a1, &a.target, body.clone()).await;
+            assert_problem(&r, StatusCode::FORBIDDEN, None);
+        }
+        // A disabled operations account confers nothing either.
+        let ops = app.account(&a.org_a, "Ops A", "operations").await;
+        let r = app
+            .patch(
+                &format!("/v1/accounts/{ops}"),
+                &app.owner,
+                json!({"status": "disabled"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = put(
+            &app,
+            Some(&a.org_admin.1),
+            &a.acc_a1,
+            &a.target,
+            body.clone(),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        assert_eq!(native_user(&app, &a.target).await["first_name"], "Test");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn self_may_edit_profile_but_not_status_or_groups() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target) = (&c.a.acc_a1, &c.a.target);
+        let own = app.key(target).await;
+        let r = put(
+            &app,
+            Some(&own),
+            acc,
+            target,
+            json!({"firstName": "Myself", "settings": {"languageCode": "de"}}),
+        )
+        .await;
+        assert_account_user(&r);
+        assert_eq!(r.body["firstName"], "Myself");
+        let before = app.audit_count().await;
+        let r = put(
+            &app,
+            Some(&own),
+            acc,
+            target,
+            json!({"lastName": "Sneaky", "status": "Disabled"}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        let r = put(
+            &app,
+            Some(&own),
+            acc,
+            target,
+            json!({"groups": [{"id": "admins"}]}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        assert_eq!(app.audit_count().await, before);
+        assert_eq!(native_user(&app, target).await["last_name"], "User");
+        assert_eq!(membership(&app, acc, target).await["status"], "active");
+        // An operator cannot change its own account-user status either.
+        app.member(&c.ops_a, &c.operator.0).await;
+        let r = put(
+            &app,
+            Some(&c.operator.1),
+            &c.ops_a,
+            &c.operator.0,
+            json!({"status": "Disabled"}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn another_tenant_is_404() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let a = &c.a;
+        // Tenant B's admin, a platform operator of B, cannot see A's users.
+        app.account(&a.org_b, "Ops B", "operations").await;
+        let body = json!({"firstName": "Nope"});
+        let r = put(
+            &app,
+            Some(&a.other_tenant.1),
+            &a.acc_a1,
+            &a.target,
+            body.clone(),
+        )
+        .await;
+        assert_problem(&r, StatusCode::NOT_FOUND, None);
+        // A's operator cannot reach B's accounts or users.
+        let b_user = app.user(&a.org_b, "member@b.example").await;
+        app.member(&a.acc_b1, &b_user).await;
+        let r = put(&app, Some(&c.operator.1), &a.acc_b1, &b_user, body.clone()).await;
+        assert_problem(&r, StatusCode::NOT_FOUND, None);
+        let r = put(
+            &app,
+            Some(&c.operator.1),
+            &a.acc_b1,
+            &a.target,
+            body.clone(),
+        )
+        .await;
+        assert_problem(&r, StatusCode::NOT_FOUND, None);
+        // Not a member of that account, unknown ids, ids of another shape.
+        let r = put(
+            &app,
+            Some(&c.operator.1),
+            &a.acc_a2,
+            &a.target,
+            body.clone(),
+        )
+        .await;
+        assert_problem(&r, StatusCode::NOT_FOUND, None);
+        let unknown = "00000000-0000-4000-8000-000000000000";
+        let r = put(&app, Some(&c.operator.1), &a.acc_a1, unknown, body.clone()).await;
+        assert_problem(&r, StatusCode::NOT_FOUND, None);
+        let r = put(
+            &app,
+            Some(&c.operator.1),
+            "ACC-1234-5678",
+            "USR-1234-5678",
+            body.clone(),
+        )
+        .await;
+        assert_problem(&r, StatusCode::NOT_FOUND, None);
+        assert_eq!(native_user(&app, &a.target).await["first_name"], "Test");
+        assert_eq!(native_user(&app, &b_user).await["first_name"], "Test");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stale_body_revision_is_409() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target, tok) = (&c.a.acc_a1, &c.a.target, &c.operator.1);
+        let first = put(&app, Some(tok), acc, target, json!({})).await;
+        assert_account_user(&first);
+        let rev = first.body["revision"].as_i64().unwrap();
+        // Current revision: accepted, and the object moves on.
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"revision": rev, "firstName": "One"}),
+        )
+        .await;
+        assert_account_user(&r);
+        assert!(r.body["revision"].as_i64().unwrap() > rev);
+        // A membership change alone also moves the account user's revision.
+        let r2 = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"revision": r.body["revision"], "groups": [{"id": "x"}]}),
+        )
+        .await;
+        assert_account_user(&r2);
+        assert!(r2.body["revision"].as_i64().unwrap() > r.body["revision"].as_i64().unwrap());
+        // The old revision is stale: 409, nothing applied.
+        let before = app.audit_count().await;
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"revision": rev, "firstName": "Two"}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::CONFLICT, None);
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"revision": r2.body["revision"].as_i64().unwrap() + 1, "firstName": "Two"}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::CONFLICT, None);
+        assert_eq!(app.audit_count().await, before);
+        assert_eq!(native_user(&app, target).await["first_name"], "One");
+        // Not a revision at all.
+        for bad in [json!(-1), json!("7"), json!(1.5), json!(null)] {
+            let r = put(&app, Some(tok), acc, target, json!({"revision": bad})).await;
+            assert_problem(&r, StatusCode::BAD_REQUEST, Some("revision"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_invalid_last_field_leaves_everything_unapplied() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target, tok) = (&c.a.acc_a1, &c.a.target, &c.operator.1);
+        let before = app.audit_count().await;
+        // The last group is invalid; it is only found inside the write,
+        // after the profile half was planned.
+        let long = "g".repeat(101);
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({
+                "email": "changed@a.example", "firstName": "Changed",
+                "groups": [{"id": "ok"}, {"id": long}],
+            }),
+        )
+        .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, Some("groups[1]"));
+        // Invalid values found while parsing.
+        let cases = [
+            (
+                json!({"firstName": "Changed", "status": "Sleeping"}),
+                "status",
+            ),
+            (
+                json!({"firstName": "Changed", "email": "not-an-email"}),
+                "email",
+            ),
+            (json!({"firstName": "Changed", "lastName": ""}), "lastName"),
+            (
+                json!({"firstName": "Changed", "phone": {"number": "call me"}}),
+                "phone.number",
+            ),
+            (
+                json!({"firstName": "Changed", "settings": {"timeZone": "x".repeat(65)}}),
+                "settings.timeZone",
+            ),
+            (
+                json!({"firstName": "Changed", "groups": [{"id": "a"}, {"logo": "l"}]}),
+                "groups[1].id",
+            ),
+            (json!({"firstName": "Changed", "email": null}), "email"),
+            (json!({"firstName": 5}), "firstName"),
+        ];
+        for (body, field) in cases {
+            let r = put(&app, Some(tok), acc, target, body).await;
+            assert_problem(&r, StatusCode::BAD_REQUEST, Some(field));
+        }
+        // Someone else's email: a conflict, nothing applied.
+        let r = put(
+            &app,
+            Some(tok),
+            acc,
+            target,
+            json!({"firstName": "Changed", "email": "viewer@a.example"}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::CONFLICT, Some("email"));
+        assert_eq!(app.audit_count().await, before);
+        let u = native_user(&app, target).await;
+        assert_eq!(
+            (u["email"].as_str(), u["first_name"].as_str()),
+            (Some("target@a.example"), Some("Test"))
+        );
+        assert_eq!(membership(&app, acc, target).await["groups"], json!([]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn check_answers_at_once_after_a_write() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target) = (&c.a.acc_a1, &c.a.target);
+        app.grant(target, "viewer", json!({"type": "account", "id": acc})).await;
+        let r = put(&app, Some(&c.operator.1), acc, target, json!({"status": "Disabled", "firstName": "Now"})).await;
+        assert_account_user(&r);
+        let rev = r.revision().expect("revision");
+        // The index has the write's revision at once (no 503 waiting), and
+        // the membership status is not part of the decision (SPEC §2.1).
+        let chk = app
+            .post("/v1/check", &app.owner, json!({"user_id": target, "permission": "users:read", "account_id": acc, "min_revision": rev}))
+            .await;
+        assert_eq!(chk.status, StatusCode::OK, "{}", chk.body);
+        assert_eq!(chk.body["allowed"], true);
+        assert!(chk.body["revision"].as_u64().unwrap() >= rev);
+        // A self edit through the dialect is visible to the native API at once.
+        let own = app.key(target).await;
+        let r = put(&app, Some(&own), acc, target, json!({"lastName": "Later"})).await;
+        assert_account_user(&r);
+        assert_eq!(native_user(&app, target).await["last_name"], "Later");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_problem_details() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let path = url(&c.a.acc_a1, &c.a.target);
+        let tok = Some(c.operator.1.as_str());
+        let json_ct = Some("application/json");
+        for (ct, body, status) in [
+            (
+                json_ct,
+                b"{\"firstName\": ".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (json_ct, b"[]".to_vec(), StatusCode::BAD_REQUEST),
+            (json_ct, b"".to_vec(), StatusCode::BAD_REQUEST),
+            (json_ct, b"\"x\"".to_vec(), StatusCode::BAD_REQUEST),
+            (
+                Some("text/plain"),
+                b"{}".to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (None, b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (
+                json_ct,
+                vec![b' '; 2 * 1024 * 1024],
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        ] {
+            let r = put_raw(&app, tok, &path, ct, body).await;
+            assert_problem(&r, status, None);
+        }
+        // The seed's other media types are JSON too.
+        for ct in [
+            "text/json",
+            "application/merge-patch+json",
+            "application/json; charset=utf-8",
+        ] {
+            let r = put_raw(
+                &app,
+                tok,
+                &path,
+                Some(ct),
+                b"{\"firstName\":\"Typed\"}".to_vec(),
+            )
+            .await;
+            assert_account_user(&r);
+        }
+        // Other methods and paths below the base URL answer in this dialect's shape.
+        let r = app.call(Method::GET, &path, tok, None).await;
+        assert_problem(&r, StatusCode::METHOD_NOT_ALLOWED, None);
+        assert_eq!(r.headers.get("allow").unwrap(), "PUT");
+        let r = app
+            .call(
+                Method::PUT,
+                "/compat/softwareone/public/v1/accounts/accounts/x",
+                tok,
+                Some(json!({})),
+            )
+            .await;
+        assert_problem(&r, StatusCode::NOT_FOUND, None);
+        // A problem names the request.
+        let r = put(&app, tok, &c.a.acc_a1, &c.a.target, json!({"firstName": 1})).await;
+        assert_eq!(r.body["instance"], path);
+        assert_eq!(
+            r.body["traceId"].as_str(),
+            r.headers.get("x-request-id").and_then(|v| v.to_str().ok())
+        );
+    })
+    .await;
+}
