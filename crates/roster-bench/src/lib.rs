@@ -525,8 +525,7 @@ impl Cedar {
 /// casbin's RBAC-with-domains model: a grant is `g, user, role, domain` with
 /// domain `a:<account>`, `s:<org>` (every account of the org) or
 /// `o:<org>`; a request names the account's three domains. casbin evaluates
-/// the matcher once per `p` rule (role, permission), so the cheap action
-/// comparison comes first and short-circuits the role look-ups.
+/// the matcher once per `p` rule (role, permission).
 pub const CASBIN_MODEL: &str = r#"
 [request_definition]
 r = sub, acc, accs, org, act
@@ -541,7 +540,7 @@ g = _, _, _
 e = some(where (p.eft == allow))
 
 [matchers]
-m = r.act == p.act && (g(r.sub, p.sub, r.acc) || g(r.sub, p.sub, r.accs) || g(r.sub, p.sub, r.org))
+m = (g(r.sub, p.sub, r.acc) || g(r.sub, p.sub, r.accs) || g(r.sub, p.sub, r.org)) && r.act == p.act
 "#;
 
 /// The data set in casbin.
