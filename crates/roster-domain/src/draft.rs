@@ -24,13 +24,19 @@ pub struct Context {
     pub now: OffsetDateTime,
 }
 
+/// `t` cut to whole microseconds, the precision both stores keep, so that
+/// the model a writer publishes equals the model a restart loads.
+pub fn to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.microsecond() * 1000).unwrap_or(t)
+}
+
 impl Context {
     /// A system context (no actor: rules are not applied).
     pub fn system(now: OffsetDateTime) -> Self {
         Self {
             actor: None,
             request_id: None,
-            now,
+            now: to_micros(now),
         }
     }
     /// A context acting as `user`.
@@ -38,7 +44,7 @@ impl Context {
         Self {
             actor: Some(user),
             request_id,
-            now,
+            now: to_micros(now),
         }
     }
 }
