@@ -7,6 +7,7 @@
 //! server's business.
 
 use arc_swap::ArcSwap;
+use roster_domain::model::GrantRef;
 use roster_domain::{
     AccountId, AccountStatus, Grant, Model, OrganizationId, PermissionId, Revision, Scope, Target,
     UserId,
@@ -83,7 +84,7 @@ impl DenyReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision<'m> {
     /// Allowed through this grant (the first, in id order, that allows it).
-    Allowed(&'m Arc<Grant>),
+    Allowed(GrantRef<'m>),
     /// Denied, and why.
     Denied(DenyReason),
 }
@@ -202,21 +203,17 @@ pub fn lookup_users(
 }
 
 /// Every permission `user` holds on `on`, each with the first grant that gives it.
-pub fn effective_permissions(
-    model: &Model,
-    user: UserId,
-    on: On,
-) -> Vec<(PermissionId, Arc<Grant>)> {
+pub fn effective_permissions(model: &Model, user: UserId, on: On) -> Vec<(PermissionId, Grant)> {
     let mut candidates: Vec<PermissionId> = model
         .grants_of(user)
-        .flat_map(|g| model.grant_permissions(g))
+        .flat_map(|g| model.grant_permissions(&g))
         .collect();
     candidates.sort_unstable();
     candidates.dedup();
     candidates
         .into_iter()
         .filter_map(|p| match check(model, user, p, on) {
-            Decision::Allowed(g) => Some((p, g.clone())),
+            Decision::Allowed(g) => Some((p, g.grant())),
             Decision::Denied(_) => None,
         })
         .collect()

@@ -440,7 +440,13 @@ fn org_index(w: &World, org: OrganizationId) -> usize {
 
 /// SPEC §2.1 evaluated the slow, obvious way over the stored entities: no
 /// index, no interning, the grants scanned in id order.
-fn naive(m: &Model, user: UserId, p: PermissionId, on: On) -> Result<GrantId, DenyReason> {
+fn naive(
+    m: &Model,
+    grants: &[Grant],
+    user: UserId,
+    p: PermissionId,
+    on: On,
+) -> Result<GrantId, DenyReason> {
     let u = m.user(user).ok_or(DenyReason::UnknownUser)?;
     if !(u.status == UserStatus::Active && u.deleted_at.is_none()) {
         return Err(DenyReason::UserInactive);
@@ -455,7 +461,8 @@ fn naive(m: &Model, user: UserId, p: PermissionId, on: On) -> Result<GrantId, De
             Target::Account(acc.organization_id, a)
         }
     };
-    m.grants()
+    grants
+        .iter()
         .filter(|g| g.user_id == user)
         .find(|g| {
             g.scope.covers(&target)
@@ -470,7 +477,7 @@ fn naive(m: &Model, user: UserId, p: PermissionId, on: On) -> Result<GrantId, De
 
 fn answer(d: Decision<'_>) -> Result<GrantId, DenyReason> {
     match d {
-        Decision::Allowed(g) => Ok(g.id),
+        Decision::Allowed(g) => Ok(g.id()),
         Decision::Denied(r) => Err(r),
     }
 }
@@ -501,24 +508,27 @@ fn reload(m: &Model) -> Model {
         }
     }
     for g in m.grants() {
-        r.apply(&Change::PutGrant((**g).clone()));
+        r.apply(&Change::PutGrant(g));
     }
     r.set_revision(m.revision());
     r
 }
 
-fn verify(m: &Model, w: &World, revoked: Option<&Arc<Grant>>) -> Result<(), TestCaseError> {
+fn verify(m: &Model, w: &World, revoked: Option<&Grant>) -> Result<(), TestCaseError> {
     let perms = w.permissions();
     let targets = w.targets();
     let engine = Engine::new(m.clone());
     let snap = engine.snapshot();
     let reloaded = reload(m);
+    // The stored grants in id order: the naive evaluation scans them.
+    let mut all: Vec<Grant> = m.grants().collect();
+    all.sort_by_key(|g| g.id);
     let mut users = w.users.clone();
     users.push(UserId::new()); // unknown
     for &u in &users {
         for &p in &perms {
             for &on in &targets {
-                let want = naive(m, u, p, on);
+                let want = naive(m, &all, u, p, on);
                 let got = answer(check(m, u, p, on));
                 prop_assert_eq!(got, want, "user {} perm {} on {:?}", u, p, on);
                 prop_assert_eq!(answer(check(&snap, u, p, on)), want);
@@ -528,7 +538,7 @@ fn verify(m: &Model, w: &World, revoked: Option<&Arc<Grant>>) -> Result<(), Test
                     On::Account(a) => m.account_target(a),
                 };
                 if let Some(t) = target {
-                    prop_assert_eq!(m.decide(u, p, &t).map(|g| g.id), want.ok());
+                    prop_assert_eq!(m.decide(u, p, &t).map(|g| g.id()), want.ok());
                 }
                 if let (Some(g), Ok(id)) = (revoked, want) {
                     prop_assert_ne!(g.id, id, "a revoked grant still allows");
@@ -539,7 +549,7 @@ fn verify(m: &Model, w: &World, revoked: Option<&Arc<Grant>>) -> Result<(), Test
                 .accounts
                 .iter()
                 .copied()
-                .filter(|a| naive(m, u, p, On::Account(*a)).is_ok())
+                .filter(|a| naive(m, &all, u, p, On::Account(*a)).is_ok())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
@@ -554,7 +564,7 @@ fn verify(m: &Model, w: &World, revoked: Option<&Arc<Grant>>) -> Result<(), Test
                 let s = scope(w, i);
                 let effective = m.user(u).is_some_and(|x| x.is_effective());
                 let naive_holds = effective
-                    && m.grants().filter(|g| g.user_id == u).any(|g| {
+                    && all.iter().filter(|g| g.user_id == u).any(|g| {
                         g.scope
                             .contains(&s, |a| m.account(a).map(|x| x.organization_id))
                             && m.grant_gives(g, p)
@@ -572,7 +582,7 @@ fn verify(m: &Model, w: &World, revoked: Option<&Arc<Grant>>) -> Result<(), Test
         for &on in &targets {
             let eff = effective_permissions(m, u, on);
             for (p, g) in &eff {
-                prop_assert_eq!(naive(m, u, *p, on), Ok(g.id));
+                prop_assert_eq!(naive(m, &all, u, *p, on), Ok(g.id));
             }
         }
     }
@@ -582,7 +592,7 @@ fn verify(m: &Model, w: &World, revoked: Option<&Arc<Grant>>) -> Result<(), Test
                 .users
                 .iter()
                 .copied()
-                .filter(|u| naive(m, *u, p, on).is_ok())
+                .filter(|u| naive(m, &all, *u, p, on).is_ok())
                 .collect();
             want.sort_unstable();
             let got: Vec<UserId> = lookup_users(m, p, on, None).collect();
@@ -607,7 +617,7 @@ proptest! {
             let before = m.revision();
             // The grant a revocation removes, to check it no longer allows anything.
             let revoked = match *op {
-                Op::Revoke { user, nth } => m.grants_of(w.users[user]).nth(nth).cloned(),
+                Op::Revoke { user, nth } => m.grants_of(w.users[user]).nth(nth),
                 _ => None,
             };
             let next = run(&m, &w, op);

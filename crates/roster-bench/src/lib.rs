@@ -303,6 +303,8 @@ impl Dataset {
     /// Roster's model of the data set.
     pub fn roster(&self) -> Model {
         let mut m = Model::new();
+        let accounts = self.accounts.iter().map(Vec::len).sum();
+        m.reserve(self.users.len(), accounts, self.grants.len());
         for c in self.changes() {
             m.apply(&c);
         }

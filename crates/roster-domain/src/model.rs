@@ -13,16 +13,18 @@
 //! and the engine's checks cost a few hash probes and a scan of that user's
 //! grants, whatever the size of the data set.
 
+mod flat;
 mod index;
 
-pub use index::{Holder, PermIndex};
+pub use index::{GrantRef, Holder, PermIndex};
 
 use crate::catalogue::{builtin_permissions, builtin_roles};
 use crate::entity::*;
 use crate::ids::*;
 use crate::scope::{Scope, Target};
+use flat::FlatMap;
 use imbl::{HashMap, OrdMap, OrdSet};
-use index::{Decider, FastMap, PermSet, Slot, UserState};
+use index::{Decider, Interned, PermSet, RoleEntry, Slot, SlotTarget, UserState};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -85,20 +87,20 @@ pub struct Model {
     /// allocates nothing.
     permission_by_code: HashMap<Option<OrganizationId>, HashMap<String, PermissionId>>,
     roles: OrdMap<RoleKey, Arc<Role>>,
-    grants: OrdMap<GrantId, Arc<Grant>>,
+    /// The holder of each grant. The grant itself lives in its holder's
+    /// compiled slots (see `index`), nowhere else.
+    grant_owner: FlatMap<GrantId, UserId>,
     org_level_grants: HashMap<OrganizationId, OrdSet<GrantId>>,
     // ----- the decision index (see `index`) -----
     /// Per user: state and compiled grants (also what `grants_of` reads).
-    deciders: FastMap<UserId, Decider>,
+    deciders: FlatMap<UserId, Decider>,
     /// Per account: its organization and status.
-    account_facts: FastMap<AccountId, (OrganizationId, AccountStatus)>,
-    /// Interned permissions (never removed, never reused).
-    perm_index: FastMap<PermissionId, u32>,
-    perm_count: u32,
-    /// Each role's permissions, compiled.
-    role_sets: HashMap<RoleKey, PermSet>,
-    /// Holders of custom roles (to recompile when a role changes).
-    role_holders: HashMap<RoleKey, OrdSet<UserId>>,
+    account_facts: FlatMap<AccountId, (OrganizationId, AccountStatus)>,
+    /// Interned permissions and roles (never removed, never reused).
+    interned: Interned,
+    /// Holders of custom roles, by role handle (to recompile when a role
+    /// changes, and to tell whether it is still granted).
+    role_holders: HashMap<u32, OrdSet<UserId>>,
     /// Users holding at least one `global` grant.
     global_holders: OrdSet<UserId>,
     /// Users holding a grant in an organization other than their home one.
@@ -145,6 +147,14 @@ impl Model {
             m.apply(&Change::PutRole(r));
         }
         m
+    }
+
+    /// A bulk load's hint: makes room for this many users, accounts and
+    /// grants, so the decision maps do not regrow row by row.
+    pub fn reserve(&mut self, users: usize, accounts: usize, grants: usize) {
+        self.deciders.reserve(users);
+        self.account_facts.reserve(accounts);
+        self.grant_owner.reserve(grants);
     }
 
     /// The revision this model reflects.
@@ -271,53 +281,47 @@ impl Model {
             Change::PutRole(r) => {
                 let key = r.key();
                 let set = self.compile_role(r);
-                self.roles.insert(key.clone(), Arc::new(r.clone()));
-                if self.role_sets.get(&key) != Some(&set) {
-                    self.role_sets.insert(key.clone(), set);
-                    self.recompile_role(&key);
-                }
+                let h = self.intern_role(&key);
+                self.roles.insert(key, Arc::new(r.clone()));
+                self.set_role_permissions(h, set);
             }
             Change::DeleteRole(k) => {
                 self.roles.remove(k);
-                if self.role_sets.remove(k).is_some() {
-                    self.recompile_role(k);
+                if let Some(h) = self.interned.role_handle.get(k).copied() {
+                    self.set_role_permissions(h, PermSet::EMPTY);
                 }
             }
             Change::PutGrant(g) => {
-                if self.grants.contains_key(&g.id) {
+                if self.grant_owner.contains_key(&g.id) {
                     self.remove_grant(g.id);
                 }
-                let g = Arc::new(g.clone());
                 if let Scope::Organization(o) = g.scope {
                     set_insert(&mut self.org_level_grants, o, g.id);
                 }
-                let slot = Slot {
-                    scope: g.scope,
-                    perms: self.grant_perms(&g.target),
-                    grant: g.clone(),
-                };
+                let slot = self.compile_grant(g);
                 let user = g.user_id;
-                let mut home = None;
+                self.grant_owner.insert(g.id, user);
+                let (global, org, custom) = {
+                    let home = self.deciders.get(&user).and_then(|d| d.home);
+                    self.marks(&slot, home)
+                };
                 self.update_decider(user, |d| {
-                    let at = d.slots.partition_point(|s| s.grant.id < g.id);
+                    let at = d.slots.partition_point(|s| s.id < slot.id);
                     let mut v = Vec::with_capacity(d.slots.len() + 1);
                     v.extend_from_slice(&d.slots[..at]);
                     v.push(slot);
                     v.extend_from_slice(&d.slots[at..]);
                     d.slots = v.into();
-                    home = d.home;
                 });
-                let (global, org, custom) = self.marks(&g, home);
                 if global {
                     self.global_holders.insert(user);
                 }
                 if let Some(o) = org {
                     set_insert(&mut self.foreign_holders, o, user);
                 }
-                if let Some(k) = custom {
-                    set_insert(&mut self.role_holders, k, user);
+                if let Some(h) = custom {
+                    set_insert(&mut self.role_holders, h, user);
                 }
-                self.grants.insert(g.id, g);
             }
             Change::DeleteGrant(id) => self.remove_grant(*id),
             Change::PutApiKey(k) => {
@@ -332,13 +336,27 @@ impl Model {
 
     /// The index of `p`, interning it.
     fn intern(&mut self, p: PermissionId) -> PermIndex {
-        if let Some(i) = self.perm_index.get(&p) {
+        if let Some(i) = self.interned.perm_index.get(&p) {
             return PermIndex(*i);
         }
-        let i = self.perm_count;
-        self.perm_count += 1;
-        self.perm_index.insert(p, i);
+        let i = self.interned.perm_ids.len() as u32;
+        self.interned.perm_ids.push_back(p);
+        self.interned.perm_index.insert(p, i);
         PermIndex(i)
+    }
+
+    /// The handle of role `key`, interning it (with no permissions).
+    fn intern_role(&mut self, key: &RoleKey) -> u32 {
+        if let Some(h) = self.interned.role_handle.get(key) {
+            return *h;
+        }
+        let h = self.interned.roles.len() as u32;
+        self.interned.roles.push_back(RoleEntry {
+            key: key.clone(),
+            set: PermSet::EMPTY,
+        });
+        self.interned.role_handle.insert(key.clone(), h);
+        h
     }
 
     fn compile_role(&mut self, r: &Role) -> PermSet {
@@ -346,14 +364,48 @@ impl Model {
         PermSet::from_indices(indices)
     }
 
-    fn grant_perms(&mut self, target: &GrantTarget) -> PermSet {
-        match target {
+    /// Compiles a grant into the slot that stores it.
+    fn compile_grant(&mut self, g: &Grant) -> Slot {
+        let (target, bits) = match &g.target {
             GrantTarget::Permission(p) => {
                 let i = self.intern(*p);
-                PermSet::from_indices([i])
+                let bits = if i.0 < 64 { 1u64 << i.0 } else { 0 };
+                (SlotTarget::Permission(i), bits)
             }
-            GrantTarget::Role(k) => self.role_sets.get(k).cloned().unwrap_or(PermSet::EMPTY),
+            GrantTarget::Role(k) => {
+                let h = self.intern_role(k);
+                (
+                    SlotTarget::Role(h),
+                    self.interned.roles[h as usize].set.low_word(),
+                )
+            }
+        };
+        Slot {
+            bits,
+            scope: g.scope,
+            target,
+            id: g.id,
+            created_by: g.created_by,
+            created_at: g.created_at,
+            revision: g.revision,
         }
+    }
+
+    /// Sets role `h`'s compiled permissions, recompiling its holders' slots
+    /// when they changed.
+    fn set_role_permissions(&mut self, h: u32, set: PermSet) {
+        let Some(entry) = self.interned.roles.get(h as usize) else {
+            return;
+        };
+        if entry.set == set {
+            return;
+        }
+        let entry = RoleEntry {
+            key: entry.key.clone(),
+            set,
+        };
+        self.interned.roles.set(h as usize, entry);
+        self.recompile_role(h);
     }
 
     fn remove_code(&mut self, org: Option<OrganizationId>, code: &str, id: PermissionId) {
@@ -372,23 +424,24 @@ impl Model {
     }
 
     fn remove_grant(&mut self, id: GrantId) {
-        let Some(old) = self.grants.remove(&id) else {
+        let Some(user) = self.grant_owner.remove(&id) else {
+            return;
+        };
+        let mut removed: Option<(Slot, Option<OrganizationId>, Arc<[Slot]>)> = None;
+        self.update_decider(user, |d| {
+            if let Ok(at) = d.slots.binary_search_by(|s| s.id.cmp(&id)) {
+                let mut v = d.slots.to_vec();
+                let old = v.remove(at);
+                d.slots = v.into();
+                removed = Some((old, d.home, d.slots.clone()));
+            }
+        });
+        let Some((old, home, rest)) = removed else {
             return;
         };
         if let Scope::Organization(o) = old.scope {
             set_remove(&mut self.org_level_grants, &o, &id);
         }
-        let user = old.user_id;
-        let mut rest: Option<(Option<OrganizationId>, Arc<[Slot]>)> = None;
-        self.update_decider(user, |d| {
-            if let Ok(at) = d.slots.binary_search_by(|s| s.grant.id.cmp(&id)) {
-                let mut v = d.slots.to_vec();
-                v.remove(at);
-                d.slots = v.into();
-            }
-            rest = Some((d.home, d.slots.clone()));
-        });
-        let Some((home, rest)) = rest else { return };
         // Drop the side-index entries the removed grant alone justified.
         let (global, org, custom) = self.marks(&old, home);
         let still = |pred: &dyn Fn(&Slot) -> bool| rest.iter().any(pred);
@@ -396,23 +449,27 @@ impl Model {
             self.global_holders.remove(&user);
         }
         if let Some(o) = org {
-            if !still(&|s| self.marks(&s.grant, home).1 == Some(o)) {
+            if !still(&|s| self.marks(s, home).1 == Some(o)) {
                 set_remove(&mut self.foreign_holders, &o, &user);
             }
         }
-        if let Some(k) = custom {
-            if !still(&|s| matches!(&s.grant.target, GrantTarget::Role(r) if *r == k)) {
-                set_remove(&mut self.role_holders, &k, &user);
+        if let Some(h) = custom {
+            if !still(&|s| s.target == SlotTarget::Role(h)) {
+                set_remove(&mut self.role_holders, &h, &user);
             }
         }
     }
 
-    /// Recompiles the slots of every holder of role `key` after its
+    /// Recompiles the slots of every holder of role `h` after its
     /// permissions changed (or it was removed).
-    fn recompile_role(&mut self, key: &RoleKey) {
-        let holders: Vec<UserId> = if key.organization_id.is_some() {
+    fn recompile_role(&mut self, h: u32) {
+        let custom = self.interned.roles[h as usize]
+            .key
+            .organization_id
+            .is_some();
+        let holders: Vec<UserId> = if custom {
             self.role_holders
-                .get(key)
+                .get(&h)
                 .map(|s| s.iter().copied().collect())
                 .unwrap_or_default()
         } else {
@@ -420,26 +477,22 @@ impl Model {
             // replaced anyway, find its holders the slow way.
             self.deciders
                 .iter()
-                .filter(|(_, d)| {
-                    d.slots
-                        .iter()
-                        .any(|s| matches!(&s.grant.target, GrantTarget::Role(k) if k == key))
-                })
+                .filter(|(_, d)| d.slots.iter().any(|s| s.target == SlotTarget::Role(h)))
                 .map(|(u, _)| *u)
                 .collect()
         };
-        let set = self.role_sets.get(key).cloned().unwrap_or(PermSet::EMPTY);
+        let bits = self.interned.roles[h as usize].set.low_word();
         for user in holders {
             self.update_decider(user, |d| {
                 let v: Vec<Slot> = d
                     .slots
                     .iter()
-                    .map(|s| match &s.grant.target {
-                        GrantTarget::Role(k) if k == key => Slot {
-                            perms: set.clone(),
-                            ..s.clone()
-                        },
-                        _ => s.clone(),
+                    .map(|s| {
+                        let mut s = s.clone();
+                        if s.target == SlotTarget::Role(h) {
+                            s.bits = bits;
+                        }
+                        s
                     })
                     .collect();
                 d.slots = v.into();
@@ -449,23 +502,30 @@ impl Model {
 
     /// What a grant puts in the side indexes for its holder (whose home
     /// is `home`): whether it is global, the foreign organization it lies
-    /// in, the custom role it hands out.
+    /// in, the handle of the custom role it hands out.
     fn marks(
         &self,
-        g: &Grant,
+        s: &Slot,
         home: Option<OrganizationId>,
-    ) -> (bool, Option<OrganizationId>, Option<RoleKey>) {
-        let org = match g.scope {
+    ) -> (bool, Option<OrganizationId>, Option<u32>) {
+        let org = match s.scope {
             Scope::Global => None,
             Scope::Organization(o) | Scope::Accounts(o) => Some(o),
             Scope::Account(a) => self.account_org(a),
         };
-        let custom = match &g.target {
-            GrantTarget::Role(k) if k.organization_id.is_some() => Some(k.clone()),
+        let custom = match s.target {
+            SlotTarget::Role(h)
+                if self.interned.roles[h as usize]
+                    .key
+                    .organization_id
+                    .is_some() =>
+            {
+                Some(h)
+            }
             _ => None,
         };
         (
-            g.scope == Scope::Global,
+            s.scope == Scope::Global,
             org.filter(|o| Some(*o) != home),
             custom,
         )
@@ -476,7 +536,7 @@ impl Model {
         let mut out: Vec<OrganizationId> = d
             .slots
             .iter()
-            .filter_map(|s| self.marks(&s.grant, d.home).1)
+            .filter_map(|s| self.marks(s, d.home).1)
             .collect();
         out.sort_unstable();
         out.dedup();
@@ -486,12 +546,21 @@ impl Model {
     /// Changes one user's decider (creating it; dropping it when it no
     /// longer says anything).
     fn update_decider(&mut self, user: UserId, f: impl FnOnce(&mut Decider)) {
-        let mut d = self.deciders.get(&user).cloned().unwrap_or_default();
-        f(&mut d);
-        if d.state == UserState::Unknown && d.slots.is_empty() {
-            self.deciders.remove(&user);
-        } else {
-            self.deciders.insert(user, d);
+        let empty = |d: &Decider| d.state == UserState::Unknown && d.slots.is_empty();
+        match self.deciders.get_mut(&user) {
+            Some(d) => {
+                f(d);
+                if empty(d) {
+                    self.deciders.remove(&user);
+                }
+            }
+            None => {
+                let mut d = Decider::default();
+                f(&mut d);
+                if !empty(&d) {
+                    self.deciders.insert(user, d);
+                }
+            }
         }
     }
 
@@ -639,27 +708,56 @@ impl Model {
             .filter(move |r| r.organization_id.is_none() || r.organization_id == Some(org))
     }
     /// A grant.
-    pub fn grant(&self, id: GrantId) -> Option<&Arc<Grant>> {
-        self.grants.get(&id)
+    pub fn grant(&self, id: GrantId) -> Option<Grant> {
+        let user = *self.grant_owner.get(&id)?;
+        let d = self.deciders.get(&user)?;
+        let at = d.slots.binary_search_by(|s| s.id.cmp(&id)).ok()?;
+        Some(d.slots[at].grant(user, &self.interned))
     }
     /// The grants of a user, in id order.
-    pub fn grants_of(&self, user: UserId) -> impl Iterator<Item = &Arc<Grant>> {
+    pub fn grants_of(&self, user: UserId) -> impl Iterator<Item = Grant> + '_ {
         self.deciders
             .get(&user)
             .into_iter()
-            .flat_map(|d| d.slots.iter().map(|s| &s.grant))
+            .flat_map(move |d| d.slots.iter().map(move |s| s.grant(user, &self.interned)))
     }
-    /// All grants.
-    pub fn grants(&self) -> impl Iterator<Item = &Arc<Grant>> {
-        self.grants.values()
+    /// All grants, in no particular order.
+    pub fn grants(&self) -> impl Iterator<Item = Grant> + '_ {
+        self.deciders
+            .iter()
+            .flat_map(move |(user, d)| d.slots.iter().map(move |s| s.grant(*user, &self.interned)))
+    }
+    /// Number of grants.
+    pub fn grant_count(&self) -> usize {
+        self.grant_owner.len()
     }
     /// Grants whose scope is exactly `organization(org)`.
-    pub fn org_level_grants(&self, org: OrganizationId) -> impl Iterator<Item = &Arc<Grant>> {
+    pub fn org_level_grants(&self, org: OrganizationId) -> impl Iterator<Item = Grant> + '_ {
         self.org_level_grants
             .get(&org)
             .into_iter()
             .flat_map(|s| s.iter())
-            .filter_map(|id| self.grants.get(id))
+            .filter_map(|id| self.grant(*id))
+    }
+    /// Grants whose scope is exactly `scope`, a scope inside `org`. Reads
+    /// only the grants of the users who can hold grants there (see
+    /// [`Model::candidate_holders`]).
+    pub fn grants_at(&self, org: OrganizationId, scope: Scope) -> Vec<Grant> {
+        self.candidate_holders(org, None)
+            .flat_map(|u| self.grants_of(u).filter(|g| g.scope == scope))
+            .collect()
+    }
+    /// Whether anybody holds a grant of custom role `key`.
+    pub fn role_is_granted(&self, key: &RoleKey) -> bool {
+        let Some(h) = self.interned.role_handle.get(key) else {
+            return false;
+        };
+        if key.organization_id.is_some() {
+            return self.role_holders.contains_key(h);
+        }
+        self.deciders
+            .iter()
+            .any(|(_, d)| d.slots.iter().any(|s| s.target == SlotTarget::Role(*h)))
     }
     /// An API key record.
     pub fn api_key(&self, id: ApiKeyId) -> Option<&Arc<ApiKey>> {
@@ -695,7 +793,7 @@ impl Model {
     /// ever named it (so nobody holds it).
     #[inline]
     pub fn permission_index(&self, p: PermissionId) -> Option<PermIndex> {
-        self.perm_index.get(&p).map(|i| PermIndex(*i))
+        self.interned.perm_index.get(&p).map(|i| PermIndex(*i))
     }
 
     /// A user as the decision index sees it (`None` for an unknown user).
@@ -705,8 +803,11 @@ impl Model {
         match d.state {
             UserState::Unknown => None,
             state => Some(Holder {
+                user,
+                home: d.home,
                 effective: state == UserState::Effective,
                 slots: &d.slots,
+                interned: &self.interned,
             }),
         }
     }
@@ -738,7 +839,7 @@ impl Model {
     /// SPEC §2.1: the first grant through which `user` may do `p` on `target`,
     /// or `None`. The user must be active and not deleted, and an account
     /// target must be active.
-    pub fn decide(&self, user: UserId, p: PermissionId, target: &Target) -> Option<&Arc<Grant>> {
+    pub fn decide(&self, user: UserId, p: PermissionId, target: &Target) -> Option<GrantRef<'_>> {
         let h = self.holder(user).filter(Holder::is_effective)?;
         if let Target::Account(_, a) = target {
             if self
@@ -767,9 +868,18 @@ impl Model {
     /// Whether `org` has an active user holding `grants:write` through a
     /// grant on the organization itself (the lockout guard's invariant).
     pub fn has_org_admin(&self, org: OrganizationId) -> bool {
-        let gw = crate::catalogue::perms::grants_write();
-        self.org_level_grants(org).any(|g| {
-            self.users.get(&g.user_id).is_some_and(|u| u.is_effective()) && self.grant_gives(g, gw)
+        let Some(gw) = self.permission_index(crate::catalogue::perms::grants_write()) else {
+            return false;
+        };
+        let ids = self.org_level_grants.get(&org);
+        ids.into_iter().flat_map(|s| s.iter()).any(|id| {
+            let Some(d) = self.grant_owner.get(id).and_then(|u| self.deciders.get(u)) else {
+                return false;
+            };
+            d.state == UserState::Effective
+                && d.slots
+                    .binary_search_by(|s| s.id.cmp(id))
+                    .is_ok_and(|at| d.slots[at].gives(gw, &self.interned))
         })
     }
 

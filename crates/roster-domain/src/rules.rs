@@ -14,19 +14,14 @@ use crate::scope::Scope;
 /// Whether `actor` can reach organization `org` at all: it is the actor's
 /// home, the actor holds a grant in it, or a global grant (SPEC §2.2).
 pub fn can_reach(model: &Model, actor: UserId, org: OrganizationId) -> bool {
-    let Some(u) = model.user(actor) else {
+    let Some(h) = model.holder(actor).filter(|h| h.is_effective()) else {
         return false;
     };
-    if !u.is_effective() {
-        return false;
-    }
-    if u.organization_id == org {
-        return true;
-    }
-    model.grants_of(actor).any(|g| match g.scope {
-        Scope::Global => true,
-        s => s.organization(|a| model.account_org(a)) == Some(org),
-    })
+    h.home() == Some(org)
+        || h.grants().any(|g| match g.scope() {
+            Scope::Global => true,
+            s => s.organization(|a| model.account_org(a)) == Some(org),
+        })
 }
 
 /// Tenant isolation: `NotFound` (never `Forbidden`) when `org` is out of reach.
@@ -155,7 +150,7 @@ pub fn holds_to_hand_out(model: &Model, actor: UserId, p: PermissionId, scope: &
 /// an administrator could act as a more powerful user of its organization.
 pub fn guard_impersonation(model: &Model, actor: UserId, user: UserId) -> Result<(), DomainError> {
     for g in model.grants_of(user) {
-        for p in model.grant_permissions(g) {
+        for p in model.grant_permissions(&g) {
             if !holds_to_hand_out(model, actor, p, &g.scope) {
                 return Err(DomainError::forbidden(format!(
                     "escalation guard: the user holds `{}` over {}, which you do not; you cannot create keys that act as them",

@@ -510,7 +510,7 @@ proptest! {
                 }
                 Attempt::Revoke(a, gi) => {
                     let actor = w.users_a[a];
-                    let all: Vec<_> = w.users_a.iter().flat_map(|u| base.grants_of(*u).cloned().collect::<Vec<_>>()).collect();
+                    let all: Vec<_> = w.users_a.iter().flat_map(|u| base.grants_of(*u).collect::<Vec<_>>()).collect();
                     if all.is_empty() {
                         continue;
                     }
@@ -548,7 +548,7 @@ proptest! {
                     };
                     if ops::create_api_key(&mut d, new).is_ok() && actor != holder {
                         for g in base.grants_of(holder) {
-                            for p in handed_out(&base, g) {
+                            for p in handed_out(&base, &g) {
                                 prop_assert!(may_hand_out(&base, actor, p, &g.scope),
                                     "escalation: a key acting as a holder of {} at {}", rules::code_of(&base, p), g.scope);
                             }

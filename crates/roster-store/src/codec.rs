@@ -431,6 +431,19 @@ pub(crate) fn change_row<R: Cols>(r: &R) -> Result<(Revision, Vec<Change>), Stor
     Ok((rev, body))
 }
 
+/// What a loader asks first, to size the model (`Model::reserve`): the
+/// number of users, accounts and grants.
+pub(crate) const SELECT_SIZES: &str = "SELECT (SELECT count(*) FROM users), \
+     (SELECT count(*) FROM accounts), (SELECT count(*) FROM grants)";
+
+/// The model sized for `sizes` (from [`SELECT_SIZES`]).
+pub(crate) fn sized_model((users, accounts, grants): (i64, i64, i64)) -> Model {
+    let n = |v: i64| usize::try_from(v).unwrap_or(0);
+    let mut model = Model::new();
+    model.reserve(n(users), n(accounts), n(grants));
+    model
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

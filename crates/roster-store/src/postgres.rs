@@ -114,7 +114,10 @@ impl Store for PgStore {
         let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
             .fetch_one(&mut *tx)
             .await?;
-        let mut model = Model::new();
+        let sizes = sqlx::query_as(codec::SELECT_SIZES)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut model = codec::sized_model(sizes);
         for (read, decode) in codec::tables::<PgRow>() {
             let sql = read.select();
             let mut rows = sqlx::query(&sql).fetch(&mut *tx);

@@ -273,7 +273,10 @@ impl Store for SqliteStore {
         let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
             .fetch_one(&mut *tx)
             .await?;
-        let mut model = Model::new();
+        let sizes = sqlx::query_as(codec::SELECT_SIZES)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut model = codec::sized_model(sizes);
         for (table, (read, _)) in codec::tables::<JsonRow<'static>>().into_iter().enumerate() {
             // Rows travel in chunks of one JSON text each: sqlx hands rows
             // from its SQLite worker thread one by one, which costs far more

@@ -266,7 +266,11 @@ fn assert_same(backend: &str, got: &Model, want: &Model) {
             .collect::<Vec<_>>()
     };
     assert_eq!(roles(got), roles(want), "{backend}: roles");
-    let grants = |m: &Model| m.grants().map(|x| (**x).clone()).collect::<Vec<_>>();
+    let grants = |m: &Model| {
+        let mut all = m.grants().collect::<Vec<_>>();
+        all.sort_by_key(|g| g.id);
+        all
+    };
     assert_eq!(grants(got), grants(want), "{backend}: grants");
     let keys = |m: &Model| m.api_keys().map(|x| (**x).clone()).collect::<Vec<_>>();
     assert_eq!(keys(got), keys(want), "{backend}: api keys");

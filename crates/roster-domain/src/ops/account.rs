@@ -204,12 +204,7 @@ pub fn delete_account(
             },
         );
     }
-    let grants: Vec<_> = d
-        .model()
-        .grants()
-        .filter(|g| g.scope == Scope::Account(id))
-        .cloned()
-        .collect();
+    let grants = d.model().grants_at(org, Scope::Account(id));
     for g in grants {
         d.record(
             Change::DeleteGrant(g.id),
@@ -220,7 +215,7 @@ pub fn delete_account(
                 target_id: g.id.to_string(),
                 organization_id: Some(org),
                 account_id: Some(id),
-                before: snapshot(&*g),
+                before: snapshot(&g),
                 after: None,
             },
         );

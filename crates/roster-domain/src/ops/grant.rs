@@ -80,14 +80,14 @@ pub fn ensure_grant(
     holder: &User,
     target: GrantTarget,
     scope: Scope,
-) -> Result<(Arc<Grant>, bool), DomainError> {
+) -> Result<(Grant, bool), DomainError> {
     rules::guard_grant_change(d.model(), d.actor_id(), holder.id, &target, &scope)?;
     if let Some(g) = d
         .model()
         .grants_of(holder.id)
         .find(|g| g.target == target && g.scope == scope)
     {
-        return Ok((g.clone(), false));
+        return Ok((g, false));
     }
     let g = Grant {
         id: GrantId::new(),
@@ -118,11 +118,11 @@ pub fn ensure_grant(
             after: snapshot(&g),
         },
     );
-    Ok((Arc::new(g), true))
+    Ok((g, true))
 }
 
 /// Removes a grant (guards apply).
-pub fn remove_grant(d: &mut Draft<'_>, g: &Arc<Grant>) -> Result<(), DomainError> {
+pub fn remove_grant(d: &mut Draft<'_>, g: &Grant) -> Result<(), DomainError> {
     rules::guard_grant_change(d.model(), d.actor_id(), g.user_id, &g.target, &g.scope)?;
     let holder_org = d.model().user(g.user_id).map(|u| u.organization_id);
     let org = g
@@ -142,7 +142,7 @@ pub fn remove_grant(d: &mut Draft<'_>, g: &Arc<Grant>) -> Result<(), DomainError
             target_id: g.id.to_string(),
             organization_id: org,
             account_id: account,
-            before: snapshot(&**g),
+            before: snapshot(g),
             after: None,
         },
     );
@@ -155,7 +155,7 @@ pub fn create_grant(
     user: UserId,
     subject: GrantSubject,
     scope: Scope,
-) -> Result<(Arc<Grant>, bool), DomainError> {
+) -> Result<(Grant, bool), DomainError> {
     let holder = crate::ops::live_user(d, user)?;
     let field = match subject {
         GrantSubject::Role(_) => "role_id",
@@ -173,19 +173,17 @@ pub fn delete_grant(d: &mut Draft<'_>, user: UserId, grant: GrantId) -> Result<(
         .model()
         .grant(grant)
         .filter(|g| g.user_id == holder.id)
-        .cloned()
         .ok_or_else(|| DomainError::not_found("grant", grant))?;
     remove_grant(d, &g)
 }
 
 /// Grants of a user that the actor may see.
-pub fn list_grants(d: &Draft<'_>, user: UserId) -> Result<Vec<Arc<Grant>>, DomainError> {
+pub fn list_grants(d: &Draft<'_>, user: UserId) -> Result<Vec<Grant>, DomainError> {
     let holder = crate::ops::live_user(d, user)?;
     let m = d.model();
     let visible: Vec<_> = m
         .grants_of(holder.id)
         .filter(|g| rules::may_see_grant(m, d.actor_id(), g))
-        .cloned()
         .collect();
     if visible.is_empty() && d.actor_id().is_some_and(|a| a != holder.id) {
         // The actor must at least be able to read grants somewhere in the organization.
@@ -196,7 +194,7 @@ pub fn list_grants(d: &Draft<'_>, user: UserId) -> Result<Vec<Arc<Grant>>, Domai
                 &Scope::Organization(holder.organization_id),
             ) || m
                 .grants_of(a)
-                .any(|g| g.scope != Scope::Global && m.grant_gives(g, perms::grants_read()))
+                .any(|g| g.scope != Scope::Global && m.grant_gives(&g, perms::grants_read()))
         });
         if !any {
             return Err(DomainError::forbidden("requires `grants:read`"));
@@ -229,7 +227,6 @@ pub fn set_account_role(
         .filter(|g| {
             g.scope == scope && matches!(g.target, GrantTarget::Role(_)) && g.target != target
         })
-        .cloned()
         .collect();
     for g in stale {
         remove_grant(d, &g)?;
@@ -277,7 +274,6 @@ pub fn replace_org_grants(
         .model()
         .grants_of(holder.id)
         .filter(|g| in_org(d.model(), g) && !(g.target == target && scopes.contains(&g.scope)))
-        .cloned()
         .collect();
     for g in stale {
         remove_grant(d, &g)?;

@@ -322,10 +322,7 @@ pub fn delete_role(
         organization_id: Some(org),
         id: id.clone(),
     };
-    if d.model()
-        .grants()
-        .any(|g| matches!(&g.target, crate::GrantTarget::Role(k) if *k == key))
-    {
+    if d.model().role_is_granted(&key) {
         return Err(DomainError::conflict(
             "role_id",
             format!("role `{id}` is still granted; remove its grants first"),

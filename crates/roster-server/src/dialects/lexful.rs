@@ -313,13 +313,13 @@ struct View {
 
 fn view(model: &Model, user: UserId, org: OrganizationId) -> View {
     let rank = |name: &str| ROLES.iter().position(|r| *r == name).unwrap_or(ROLES.len());
-    let held: Vec<(&'static str, &RoleKey, Scope)> = model
+    let held: Vec<(&'static str, RoleKey, Scope)> = model
         .grants_of(user)
         .filter(|g| {
             g.scope == Scope::Global || g.scope.organization(|a| model.account_org(a)) == Some(org)
         })
-        .filter_map(|g| match &g.target {
-            GrantTarget::Role(k) => lexful_role(model, k).map(|n| (n, k, g.scope)),
+        .filter_map(|g| match g.target {
+            GrantTarget::Role(k) => lexful_role(model, &k).map(|n| (n, k, g.scope)),
             GrantTarget::Permission(_) => None,
         })
         .collect();

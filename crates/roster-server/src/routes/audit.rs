@@ -60,7 +60,7 @@ pub async fn list(
             let orgs: Vec<OrganizationId> = m
                 .grants_of(me)
                 .filter_map(|g| match g.scope {
-                    Scope::Organization(o) if m.grant_gives(g, perms::audit_read()) => Some(o),
+                    Scope::Organization(o) if m.grant_gives(&g, perms::audit_read()) => Some(o),
                     _ => None,
                 })
                 .collect();

@@ -100,31 +100,41 @@ struct Parsed {
     explain: bool,
 }
 
-fn field(prefix: &str, name: &str) -> String {
-    format!("{prefix}{name}")
+/// The name of field `name` of check `at` of a batch (or of the single
+/// check), built only when an error needs it.
+fn field(at: Option<usize>, name: &str) -> String {
+    match at {
+        Some(i) => format!("checks[{i}].{name}"),
+        None => name.to_owned(),
+    }
 }
 
 /// Parses and authorizes one check: the caller must hold `authz:check` over
 /// the target, or ask about itself. Unreachable targets are 404.
-fn parse(m: &Model, caller: UserId, r: &CheckRequest, prefix: &str) -> Result<Parsed, ApiError> {
+fn parse(
+    m: &Model,
+    caller: UserId,
+    r: &CheckRequest,
+    at: Option<usize>,
+) -> Result<Parsed, ApiError> {
     let user = r
         .user_id
         .parse::<UserId>()
-        .map_err(|_| ApiError::bad_request(field(prefix, "user_id"), "not a UUID"))?;
+        .map_err(|_| ApiError::bad_request(field(at, "user_id"), "not a UUID"))?;
     let (on, org, scope) = match (&r.account_id, &r.organization_id) {
         (Some(a), None) => {
             let a = a
                 .parse::<AccountId>()
-                .map_err(|_| ApiError::bad_request(field(prefix, "account_id"), "not a UUID"))?;
+                .map_err(|_| ApiError::bad_request(field(at, "account_id"), "not a UUID"))?;
             let org = m
                 .account_org(a)
                 .ok_or_else(|| DomainError::not_found("account", a))?;
             (On::Account(a), org, Scope::Account(a))
         }
         (None, Some(o)) => {
-            let o = o.parse::<OrganizationId>().map_err(|_| {
-                ApiError::bad_request(field(prefix, "organization_id"), "not a UUID")
-            })?;
+            let o = o
+                .parse::<OrganizationId>()
+                .map_err(|_| ApiError::bad_request(field(at, "organization_id"), "not a UUID"))?;
             if m.organization(o).is_none() {
                 return Err(DomainError::not_found("organization", o).into());
             }
@@ -132,7 +142,7 @@ fn parse(m: &Model, caller: UserId, r: &CheckRequest, prefix: &str) -> Result<Pa
         }
         _ => {
             return Err(ApiError::bad_request(
-                field(prefix, "account_id"),
+                field(at, "account_id"),
                 "give exactly one of `account_id` and `organization_id`",
             ))
         }
@@ -156,7 +166,7 @@ fn parse(m: &Model, caller: UserId, r: &CheckRequest, prefix: &str) -> Result<Pa
             .permission_by_code(Some(org), &r.permission)
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    field(prefix, "permission"),
+                    field(at, "permission"),
                     format!(
                         "unknown permission `{}`",
                         roster_domain::truncate(&r.permission)
@@ -175,12 +185,9 @@ fn parse(m: &Model, caller: UserId, r: &CheckRequest, prefix: &str) -> Result<Pa
 fn explain(m: &Model, d: &Decision) -> Explanation {
     match d {
         Decision::Allowed(g) => Explanation {
-            grant_id: Some(g.id.to_string()),
-            role_id: match &g.target {
-                GrantTarget::Role(k) => Some(k.id.to_string()),
-                GrantTarget::Permission(_) => None,
-            },
-            scope: Some(ScopeView::from(&g.scope)),
+            grant_id: Some(g.id().to_string()),
+            role_id: g.role_id().map(ToString::to_string),
+            scope: Some(ScopeView::from(&g.scope())),
             reason: None,
         },
         Decision::Denied(r) => {
@@ -210,7 +217,7 @@ pub async fn check(
     Json(r): Json<CheckRequest>,
 ) -> Result<Response, ApiError> {
     let m = super::model_at(&s, r.min_revision).await?;
-    let p = parse(&m, caller.user_id, &r, "")?;
+    let p = parse(&m, caller.user_id, &r, None)?;
     let d = authz::check(&m, p.user, p.permission, p.on);
     let body = CheckResponse {
         allowed: d.allowed(),
@@ -241,7 +248,7 @@ pub async fn batch(
     let m = super::model_at(&s, min).await?;
     let mut results = Vec::with_capacity(b.checks.len());
     for (i, c) in b.checks.iter().enumerate() {
-        let p = parse(&m, caller.user_id, c, &format!("checks[{i}]."))?;
+        let p = parse(&m, caller.user_id, c, Some(i))?;
         let d = authz::check(&m, p.user, p.permission, p.on);
         results.push(BatchResult {
             allowed: d.allowed(),
@@ -361,7 +368,7 @@ pub async fn lookup_users(
         min_revision: None,
         explain: false,
     };
-    let p = parse(&m, caller.user_id, &probe, "")?;
+    let p = parse(&m, caller.user_id, &probe, None)?;
     let scope = match p.on {
         On::Account(a) => Scope::Account(a),
         On::Organization(o) => Scope::Organization(o),
@@ -435,7 +442,7 @@ pub async fn effective_permissions(
         min_revision: None,
         explain: false,
     };
-    let p = parse(&m, caller.user_id, &probe, "")?;
+    let p = parse(&m, caller.user_id, &probe, None)?;
     let permissions = authz::effective_permissions(&m, user, p.on)
         .into_iter()
         .map(|(pid, g)| EffectivePermission {
