@@ -625,7 +625,7 @@ proptest! {
             if next.revision() > before {
                 prop_assert_eq!(next.revision(), before + 1, "one write, one revision");
             }
-            let revoked = revoked.filter(|g| next.grant(g.id).is_none());
+            let revoked = revoked.filter(|g| next.grant(g.user_id, g.id).is_none());
             if revoked.is_some() {
                 prop_assert_eq!(next.revision(), before + 1, "the revocation is the next revision");
             }

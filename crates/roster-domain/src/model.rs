@@ -62,9 +62,29 @@ pub enum Change {
     /// Create a grant.
     PutGrant(Grant),
     /// Remove a grant.
-    DeleteGrant(GrantId),
+    DeleteGrant(GrantKey),
     /// Create or replace an API key.
     PutApiKey(ApiKey),
+}
+
+/// Which grant: its holder and its id. A grant lives with its holder (in
+/// the holder's compiled slots), so removing one names both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GrantKey {
+    /// The holder.
+    pub user_id: UserId,
+    /// The grant.
+    pub id: GrantId,
+}
+
+impl Grant {
+    /// The grant's key.
+    pub fn key(&self) -> GrantKey {
+        GrantKey {
+            user_id: self.user_id,
+            id: self.id,
+        }
+    }
 }
 
 /// The whole tenant graph at one revision.
@@ -87,10 +107,10 @@ pub struct Model {
     /// allocates nothing.
     permission_by_code: HashMap<Option<OrganizationId>, HashMap<String, PermissionId>>,
     roles: OrdMap<RoleKey, Arc<Role>>,
-    /// The holder of each grant. The grant itself lives in its holder's
-    /// compiled slots (see `index`), nowhere else.
-    grant_owner: FlatMap<GrantId, UserId>,
-    org_level_grants: HashMap<OrganizationId, OrdSet<GrantId>>,
+    /// Number of grants. A grant lives in its holder's compiled slots (see
+    /// `index`) and nowhere else.
+    grant_count: usize,
+    org_level_grants: HashMap<OrganizationId, OrdSet<GrantKey>>,
     // ----- the decision index (see `index`) -----
     /// Per user: state and compiled grants (also what `grants_of` reads).
     deciders: FlatMap<UserId, Decider>,
@@ -154,7 +174,7 @@ impl Model {
     pub fn reserve(&mut self, users: usize, accounts: usize, grants: usize) {
         self.deciders.reserve(users);
         self.account_facts.reserve(accounts);
-        self.grant_owner.reserve(grants);
+        let _ = grants; // grants live in their holders' slots: nothing to size
     }
 
     /// The revision this model reflects.
@@ -292,15 +312,13 @@ impl Model {
                 }
             }
             Change::PutGrant(g) => {
-                if self.grant_owner.contains_key(&g.id) {
-                    self.remove_grant(g.id);
-                }
+                self.remove_grant(g.key());
                 if let Scope::Organization(o) = g.scope {
-                    set_insert(&mut self.org_level_grants, o, g.id);
+                    set_insert(&mut self.org_level_grants, o, g.key());
                 }
                 let slot = self.compile_grant(g);
                 let user = g.user_id;
-                self.grant_owner.insert(g.id, user);
+                self.grant_count += 1;
                 let (global, org, custom) = {
                     let home = self.deciders.get(&user).and_then(|d| d.home);
                     self.marks(&slot, home)
@@ -323,7 +341,7 @@ impl Model {
                     set_insert(&mut self.role_holders, h, user);
                 }
             }
-            Change::DeleteGrant(id) => self.remove_grant(*id),
+            Change::DeleteGrant(key) => self.remove_grant(*key),
             Change::PutApiKey(k) => {
                 self.api_key_by_key_id.insert(k.key_id.clone(), k.id);
                 self.api_key_by_hash.insert(k.secret_hash.clone(), k.id);
@@ -423,10 +441,16 @@ impl Model {
         }
     }
 
-    fn remove_grant(&mut self, id: GrantId) {
-        let Some(user) = self.grant_owner.remove(&id) else {
+    fn remove_grant(&mut self, key: GrantKey) {
+        let GrantKey { user_id: user, id } = key;
+        let held = self
+            .deciders
+            .get(&user)
+            .is_some_and(|d| d.slots.binary_search_by(|s| s.id.cmp(&id)).is_ok());
+        if !held {
             return;
-        };
+        }
+        self.grant_count -= 1;
         let mut removed: Option<(Slot, Option<OrganizationId>, Arc<[Slot]>)> = None;
         self.update_decider(user, |d| {
             if let Ok(at) = d.slots.binary_search_by(|s| s.id.cmp(&id)) {
@@ -440,7 +464,7 @@ impl Model {
             return;
         };
         if let Scope::Organization(o) = old.scope {
-            set_remove(&mut self.org_level_grants, &o, &id);
+            set_remove(&mut self.org_level_grants, &o, &key);
         }
         // Drop the side-index entries the removed grant alone justified.
         let (global, org, custom) = self.marks(&old, home);
@@ -707,9 +731,8 @@ impl Model {
             .values()
             .filter(move |r| r.organization_id.is_none() || r.organization_id == Some(org))
     }
-    /// A grant.
-    pub fn grant(&self, id: GrantId) -> Option<Grant> {
-        let user = *self.grant_owner.get(&id)?;
+    /// A grant of `user`.
+    pub fn grant(&self, user: UserId, id: GrantId) -> Option<Grant> {
         let d = self.deciders.get(&user)?;
         let at = d.slots.binary_search_by(|s| s.id.cmp(&id)).ok()?;
         Some(d.slots[at].grant(user, &self.interned))
@@ -729,7 +752,7 @@ impl Model {
     }
     /// Number of grants.
     pub fn grant_count(&self) -> usize {
-        self.grant_owner.len()
+        self.grant_count
     }
     /// Grants whose scope is exactly `organization(org)`.
     pub fn org_level_grants(&self, org: OrganizationId) -> impl Iterator<Item = Grant> + '_ {
@@ -737,7 +760,7 @@ impl Model {
             .get(&org)
             .into_iter()
             .flat_map(|s| s.iter())
-            .filter_map(|id| self.grant(*id))
+            .filter_map(|k| self.grant(k.user_id, k.id))
     }
     /// Grants whose scope is exactly `scope`, a scope inside `org`. Reads
     /// only the grants of the users who can hold grants there (see
@@ -872,13 +895,13 @@ impl Model {
             return false;
         };
         let ids = self.org_level_grants.get(&org);
-        ids.into_iter().flat_map(|s| s.iter()).any(|id| {
-            let Some(d) = self.grant_owner.get(id).and_then(|u| self.deciders.get(u)) else {
+        ids.into_iter().flat_map(|s| s.iter()).any(|k| {
+            let Some(d) = self.deciders.get(&k.user_id) else {
                 return false;
             };
             d.state == UserState::Effective
                 && d.slots
-                    .binary_search_by(|s| s.id.cmp(id))
+                    .binary_search_by(|s| s.id.cmp(&k.id))
                     .is_ok_and(|at| d.slots[at].gives(gw, &self.interned))
         })
     }

@@ -495,7 +495,7 @@ fn key(c: &Change) -> Key<'_> {
         Change::PutRole(r) => Key::Role(r.organization_id, r.id.as_str()),
         Change::DeleteRole(k) => Key::Role(k.organization_id, k.id.as_str()),
         Change::PutGrant(g) => Key::Id(g.id.0),
-        Change::DeleteGrant(id) => Key::Id(id.0),
+        Change::DeleteGrant(k) => Key::Id(k.id.0),
         Change::PutApiKey(k) => Key::Id(k.id.0),
     }
 }
@@ -695,7 +695,7 @@ pub(crate) fn statement<'a, DB: Dialect>(
         Change::DeleteGrant(_) => {
             let ids: Vec<Uuid> = collect!(run, Change::DeleteGrant)
                 .iter()
-                .map(|i| i.0)
+                .map(|k| k.id.0)
                 .collect();
             Ok(delete_by_id("grants", &ids))
         }

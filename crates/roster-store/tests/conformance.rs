@@ -402,8 +402,8 @@ async fn every_change_round_trips() {
             2,
             vec![
                 Change::PutOrganization(o_renamed.clone()),
-                Change::DeleteGrant(g_role.id),
-                Change::DeleteGrant(g_perm.id),
+                Change::DeleteGrant(g_role.key()),
+                Change::DeleteGrant(g_perm.key()),
                 Change::DeleteMembership(m.id),
                 Change::PutRole(r2.clone()),
                 Change::PutUser(u2.clone()),

@@ -325,6 +325,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_slot_stays_compact() {
+        // Ten million grants at 1M users: every byte here is 10 MB of RSS.
+        assert!(
+            std::mem::size_of::<Slot>() <= 96,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
+    }
+
+    #[test]
     fn perm_sets() {
         let s = PermSet::from_indices([PermIndex(0), PermIndex(5), PermIndex(63)]);
         assert!(matches!(s, PermSet::Bits(_)));

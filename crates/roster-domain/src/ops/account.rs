@@ -207,7 +207,7 @@ pub fn delete_account(
     let grants = d.model().grants_at(org, Scope::Account(id));
     for g in grants {
         d.record(
-            Change::DeleteGrant(g.id),
+            Change::DeleteGrant(g.key()),
             Some(org),
             AuditDraft {
                 action: "grant.delete",

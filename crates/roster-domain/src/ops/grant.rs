@@ -134,7 +134,7 @@ pub fn remove_grant(d: &mut Draft<'_>, g: &Grant) -> Result<(), DomainError> {
         _ => None,
     };
     d.record(
-        Change::DeleteGrant(g.id),
+        Change::DeleteGrant(g.key()),
         org,
         AuditDraft {
             action: "grant.delete",
@@ -171,8 +171,7 @@ pub fn delete_grant(d: &mut Draft<'_>, user: UserId, grant: GrantId) -> Result<(
     let holder = crate::ops::live_user(d, user)?;
     let g = d
         .model()
-        .grant(grant)
-        .filter(|g| g.user_id == holder.id)
+        .grant(holder.id, grant)
         .ok_or_else(|| DomainError::not_found("grant", grant))?;
     remove_grant(d, &g)
 }
