@@ -312,17 +312,20 @@ impl Model {
                 }
             }
             Change::PutGrant(g) => {
-                self.remove_grant(g.key());
+                let user = g.user_id;
+                let (home, exists) = self.deciders.get(&user).map_or((None, false), |d| {
+                    let held = d.slots.binary_search_by(|s| s.id.cmp(&g.id)).is_ok();
+                    (d.home, held)
+                });
+                if exists {
+                    self.remove_grant(g.key());
+                }
                 if let Scope::Organization(o) = g.scope {
                     set_insert(&mut self.org_level_grants, o, g.key());
                 }
                 let slot = self.compile_grant(g);
-                let user = g.user_id;
                 self.grant_count += 1;
-                let (global, org, custom) = {
-                    let home = self.deciders.get(&user).and_then(|d| d.home);
-                    self.marks(&slot, home)
-                };
+                let (global, org, custom) = self.marks(&slot, home);
                 self.update_decider(user, |d| {
                     let at = d.slots.partition_point(|s| s.id < slot.id);
                     let mut v = Vec::with_capacity(d.slots.len() + 1);

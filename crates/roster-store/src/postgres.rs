@@ -107,26 +107,26 @@ impl Store for PgStore {
     }
 
     async fn load_model(&self) -> Result<Model, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
-        let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
-            .fetch_one(&mut *tx)
-            .await?;
-        let sizes = sqlx::query_as(codec::SELECT_SIZES)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut model = codec::sized_model(sizes);
-        for (read, decode) in codec::tables::<PgRow>() {
-            let sql = read.select();
-            let mut rows = sqlx::query(&sql).fetch(&mut *tx);
-            while let Some(row) = rows.try_next().await? {
-                model.apply(&decode(&row)?);
+        // One task reads and decodes rows while this one applies them.
+        let (send, mut batches) = tokio::sync::mpsc::channel(4);
+        let reader = tokio::spawn(read_changes(self.pool.clone(), send));
+        let mut model = None;
+        while let Some(batch) = batches.recv().await {
+            match batch {
+                Loaded::Sizes(sizes) => model = Some(codec::sized_model(sizes)),
+                Loaded::Changes(changes) => {
+                    let m = model.get_or_insert_with(Model::new);
+                    for c in &changes {
+                        m.apply(c);
+                    }
+                }
             }
         }
+        let rev = reader
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("model loader: {e}")))??;
+        let mut model = model.unwrap_or_else(Model::new);
         model.set_revision(codec::revision(rev, "meta.revision")?);
-        tx.rollback().await?;
         Ok(model)
     }
 
@@ -293,4 +293,53 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Rows decoded per message of [`read_changes`].
+const LOAD_BATCH: usize = 4096;
+
+/// What [`read_changes`] hands the loader.
+enum Loaded {
+    /// About how many users, accounts and grants follow.
+    Sizes((i64, i64, i64)),
+    /// Decoded rows.
+    Changes(Vec<Change>),
+}
+
+/// Reads and decodes every table in one snapshot, and returns the revision
+/// that snapshot reflects. Stops early (without error) when the loader has
+/// gone.
+async fn read_changes(
+    pool: PgPool,
+    send: tokio::sync::mpsc::Sender<Loaded>,
+) -> Result<i64, StoreError> {
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
+        .fetch_one(&mut *tx)
+        .await?;
+    let sizes = sqlx::query_as(codec::PG_SIZES).fetch_one(&mut *tx).await?;
+    if send.send(Loaded::Sizes(sizes)).await.is_err() {
+        return Ok(rev);
+    }
+    for (read, decode) in codec::tables::<PgRow>() {
+        let sql = read.select();
+        let mut rows = sqlx::query(&sql).fetch(&mut *tx);
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
+        while let Some(row) = rows.try_next().await? {
+            batch.push(decode(&row)?);
+            if batch.len() == LOAD_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
+                if send.send(Loaded::Changes(full)).await.is_err() {
+                    return Ok(rev);
+                }
+            }
+        }
+        if !batch.is_empty() && send.send(Loaded::Changes(batch)).await.is_err() {
+            return Ok(rev);
+        }
+    }
+    tx.rollback().await?;
+    Ok(rev)
 }

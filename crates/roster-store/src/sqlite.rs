@@ -199,6 +199,61 @@ impl<'de> serde::Deserialize<'de> for Cell<'de> {
 }
 
 /// Applies one chunk of rows of table number `table` of [`codec::tables`].
+/// What [`read_chunks`] hands the loader.
+enum Chunk {
+    /// About how many users, accounts and grants follow.
+    Sizes((i64, i64, i64)),
+    /// Rows of table `.0` (an index into `codec::tables`), as one JSON array.
+    Rows(usize, String),
+}
+
+/// Reads every table in chunks of one JSON text each, in one snapshot, and
+/// returns the revision that snapshot reflects. Stops early (without error)
+/// when the loader has gone.
+async fn read_chunks(
+    pool: SqlitePool,
+    send: tokio::sync::mpsc::Sender<Chunk>,
+) -> Result<i64, StoreError> {
+    // A deferred transaction: its first read fixes the WAL snapshot that
+    // every following read of it sees.
+    let mut tx = pool.begin().await?;
+    let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
+        .fetch_one(&mut *tx)
+        .await?;
+    let sizes = sqlx::query_as(codec::SQLITE_SIZES)
+        .fetch_one(&mut *tx)
+        .await?;
+    if send.send(Chunk::Sizes(sizes)).await.is_err() {
+        return Ok(rev);
+    }
+    for (table, (read, _)) in codec::tables::<JsonRow<'static>>().into_iter().enumerate() {
+        // Rows travel in chunks of one JSON text each: sqlx hands rows from
+        // its SQLite worker thread one by one, which costs far more than
+        // SQLite's own JSON encoding and serde's decoding.
+        let sql = format!(
+            "SELECT max(r), '[' || coalesce(group_concat(j, ','), '') || ']' FROM \
+             (SELECT rowid AS r, json_array({}) AS j FROM {} WHERE rowid > ?1 \
+             ORDER BY rowid LIMIT ?2)",
+            read.columns, read.table
+        );
+        let mut after: i64 = i64::MIN;
+        loop {
+            let (last, chunk): (Option<i64>, String) = sqlx::query_as(&sql)
+                .bind(after)
+                .bind(LOAD_CHUNK)
+                .fetch_one(&mut *tx)
+                .await?;
+            let Some(last) = last else { break };
+            if send.send(Chunk::Rows(table, chunk)).await.is_err() {
+                return Ok(rev);
+            }
+            after = last;
+        }
+    }
+    tx.rollback().await?;
+    Ok(rev)
+}
+
 fn apply_chunk(model: &mut Model, table: usize, chunk: &str) -> Result<(), StoreError> {
     let tables = codec::tables::<JsonRow<'_>>();
     let Some((read, decode)) = tables.get(table) else {
@@ -267,40 +322,25 @@ impl Store for SqliteStore {
     }
 
     async fn load_model(&self) -> Result<Model, StoreError> {
-        // A deferred transaction: its first read fixes the WAL snapshot that
-        // every following read of it sees.
-        let mut tx = self.read.begin().await?;
-        let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
-            .fetch_one(&mut *tx)
-            .await?;
-        let sizes = sqlx::query_as(codec::SELECT_SIZES)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut model = codec::sized_model(sizes);
-        for (table, (read, _)) in codec::tables::<JsonRow<'static>>().into_iter().enumerate() {
-            // Rows travel in chunks of one JSON text each: sqlx hands rows
-            // from its SQLite worker thread one by one, which costs far more
-            // than SQLite's own JSON encoding and serde's decoding.
-            let sql = format!(
-                "SELECT max(r), '[' || coalesce(group_concat(j, ','), '') || ']' FROM \
-                 (SELECT rowid AS r, json_array({}) AS j FROM {} WHERE rowid > ?1 \
-                 ORDER BY rowid LIMIT ?2)",
-                read.columns, read.table
-            );
-            let mut after: i64 = i64::MIN;
-            loop {
-                let (last, chunk): (Option<i64>, String) = sqlx::query_as(&sql)
-                    .bind(after)
-                    .bind(LOAD_CHUNK)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let Some(last) = last else { break };
-                apply_chunk(&mut model, table, &chunk)?;
-                after = last;
+        // SQLite reads and encodes the next chunk on its worker thread while
+        // this task decodes and applies the previous one.
+        let (send, mut chunks) = tokio::sync::mpsc::channel(4);
+        let reader = tokio::spawn(read_chunks(self.read.clone(), send));
+        let mut model = None;
+        while let Some(chunk) = chunks.recv().await {
+            match chunk {
+                Chunk::Sizes(sizes) => model = Some(codec::sized_model(sizes)),
+                Chunk::Rows(table, text) => {
+                    let m = model.get_or_insert_with(Model::new);
+                    apply_chunk(m, table, &text)?;
+                }
             }
         }
+        let rev = reader
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("model loader: {e}")))??;
+        let mut model = model.unwrap_or_else(Model::new);
         model.set_revision(codec::revision(rev, "meta.revision")?);
-        tx.rollback().await?;
         Ok(model)
     }
 

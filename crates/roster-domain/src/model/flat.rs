@@ -156,7 +156,9 @@ mod tests {
             } else {
                 assert_eq!(m.insert(k, i), reference.insert(k, i));
             }
-            assert_eq!(m.iter().count(), reference.len());
+            if i % 2_000 == 0 {
+                assert_eq!(m.iter().count(), reference.len());
+            }
         }
         let snapshot = m.clone();
         let before: BTreeMap<u64, u64> = snapshot.iter().map(|(k, v)| (*k, *v)).collect();
