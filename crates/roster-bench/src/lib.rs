@@ -304,7 +304,7 @@ impl Dataset {
     pub fn roster(&self) -> Model {
         let mut m = Model::new();
         let accounts = self.accounts.iter().map(Vec::len).sum();
-        m.reserve(self.users.len(), accounts, self.grants.len());
+        m.reserve(self.users.len(), accounts);
         for c in self.changes() {
             m.apply(&c);
         }

@@ -169,12 +169,12 @@ impl Model {
         m
     }
 
-    /// A bulk load's hint: makes room for this many users, accounts and
-    /// grants, so the decision maps do not regrow row by row.
-    pub fn reserve(&mut self, users: usize, accounts: usize, grants: usize) {
+    /// A bulk load's hint: makes room for this many users and accounts, so
+    /// the decision maps do not regrow row by row. (Grants live in their
+    /// holders' slot arrays: there is nothing to size for them.)
+    pub fn reserve(&mut self, users: usize, accounts: usize) {
         self.deciders.reserve(users);
         self.account_facts.reserve(accounts);
-        let _ = grants; // grants live in their holders' slots: nothing to size
     }
 
     /// The revision this model reflects.

@@ -432,24 +432,23 @@ pub(crate) fn change_row<R: Cols>(r: &R) -> Result<(Revision, Vec<Change>), Stor
 }
 
 /// What the SQLite loader asks first, to size the model (`Model::reserve`):
-/// about how many users, accounts and grants there are. The largest rowid
+/// about how many users and accounts there are. The largest rowid
 /// is read from the end of each table's B-tree (a `count(*)` would read the
 /// whole table, tens of seconds at ten million grants).
 pub(crate) const SQLITE_SIZES: &str = "SELECT coalesce((SELECT max(rowid) FROM users), 0), \
-     coalesce((SELECT max(rowid) FROM accounts), 0), coalesce((SELECT max(rowid) FROM grants), 0)";
+     coalesce((SELECT max(rowid) FROM accounts), 0)";
 
 /// The same for PostgreSQL, from the planner's row estimates (0 before the
 /// first `ANALYZE`).
 pub(crate) const PG_SIZES: &str = "SELECT \
      (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass), \
-     (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'accounts'::regclass), \
-     (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'grants'::regclass)";
+     (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'accounts'::regclass)";
 
 /// The model sized for `sizes` (from [`SQLITE_SIZES`] or [`PG_SIZES`]).
-pub(crate) fn sized_model((users, accounts, grants): (i64, i64, i64)) -> Model {
+pub(crate) fn sized_model((users, accounts): (i64, i64)) -> Model {
     let n = |v: i64| usize::try_from(v).unwrap_or(0);
     let mut model = Model::new();
-    model.reserve(n(users), n(accounts), n(grants));
+    model.reserve(n(users), n(accounts));
     model
 }
 

@@ -300,8 +300,8 @@ const LOAD_BATCH: usize = 4096;
 
 /// What [`read_changes`] hands the loader.
 enum Loaded {
-    /// About how many users, accounts and grants follow.
-    Sizes((i64, i64, i64)),
+    /// About how many users and accounts follow.
+    Sizes((i64, i64)),
     /// Decoded rows.
     Changes(Vec<Change>),
 }

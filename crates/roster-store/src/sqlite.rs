@@ -201,8 +201,8 @@ impl<'de> serde::Deserialize<'de> for Cell<'de> {
 /// Applies one chunk of rows of table number `table` of [`codec::tables`].
 /// What [`read_chunks`] hands the loader.
 enum Chunk {
-    /// About how many users, accounts and grants follow.
-    Sizes((i64, i64, i64)),
+    /// About how many users and accounts follow.
+    Sizes((i64, i64)),
     /// Rows of table `.0` (an index into `codec::tables`), as one JSON array.
     Rows(usize, String),
 }
