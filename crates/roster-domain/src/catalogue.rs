@@ -67,7 +67,12 @@ pub mod perms {
         ($name:ident, $code:expr) => {
             #[doc = concat!("`", $code, "`")]
             pub fn $name() -> PermissionId {
-                builtin_permission_id($code)
+                // Computed once: the rules ask for these on every request
+                // (a batch of checks, hundreds of times), and a UUIDv5 is
+                // a SHA-1.
+                static ID: std::sync::LazyLock<PermissionId> =
+                    std::sync::LazyLock::new(|| builtin_permission_id($code));
+                *ID
             }
         };
     }
