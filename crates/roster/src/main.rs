@@ -185,15 +185,21 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if bootstrap::is_empty(&state) {
-                let b = bootstrap::bootstrap(&state, "Roster", "admin@roster.local")
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                // Printed once, on the first start only; never logged.
-                println!(
-                    "Bootstrapped organization {} with owner {} (admin@roster.local).",
-                    b.organization_id, b.user_id
-                );
-                println!("Owner API key (shown once, keep it): {}", b.api_key);
+                match bootstrap::bootstrap(&state, "Roster", "admin@roster.local").await {
+                    Ok(b) => {
+                        // Printed once, on the first start only; never logged.
+                        println!(
+                            "Bootstrapped organization {} with owner {} (admin@roster.local).",
+                            b.organization_id, b.user_id
+                        );
+                        println!("Owner API key (shown once, keep it): {}", b.api_key);
+                    }
+                    // Another replica bootstrapped the same empty database first.
+                    Err(_) if !bootstrap::is_empty(&state) => {
+                        tracing::info!("database bootstrapped by another process");
+                    }
+                    Err(e) => return Err(anyhow::anyhow!("{e}")),
+                }
             }
             if demo {
                 roster_server::demo::load(&state)

@@ -368,6 +368,32 @@ fn init_json_prints_exactly_the_five_keys() {
         "serve on an initialized database printed {stdout:?}"
     );
 
+    // init on an initialized database refuses, whoever the owner would be,
+    // and prints no key.
+    let other = roster()
+        .args([
+            "init",
+            "--database",
+            &db,
+            "--org",
+            "Z",
+            "--admin-email",
+            "someone.else@b.co",
+            "--json",
+        ])
+        .output()
+        .expect("run roster init");
+    assert!(
+        !other.status.success(),
+        "init on an initialized database succeeded"
+    );
+    assert!(String::from_utf8_lossy(&other.stdout).trim().is_empty());
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("already initialized"),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+
     // A second init on the same database refuses the same owner again and prints no key.
     let again = roster()
         .args([

@@ -194,7 +194,10 @@ pub struct Bootstrapped {
 }
 
 /// Creates an organization, its `operations` account, an owner user holding
-/// `owner` at `global` scope, and an API key for it. Runs as the system.
+/// `owner` at `global` scope, and an API key for it. Runs as the system, and
+/// only on an empty database: a second global owner must be granted through
+/// the API, by someone who may (checked here, in the writer's order, so two
+/// processes starting on one empty database bootstrap it once).
 pub fn bootstrap(
     d: &mut Draft<'_>,
     org_name: DisplayName,
@@ -202,6 +205,12 @@ pub fn bootstrap(
     key_id: String,
     secret: String,
 ) -> Result<Bootstrapped, DomainError> {
+    if d.model().organization_count() > 0 {
+        return Err(DomainError::conflict(
+            "database",
+            "already initialized (it holds organizations); create organizations and owners through the API",
+        ));
+    }
     let org = create_organization(
         d,
         NewOrganization {
