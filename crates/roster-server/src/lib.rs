@@ -119,11 +119,28 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::map_response(timeout_problem))
         .layer(axum::middleware::from_fn(request::context))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// How long a request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The timeout layer answers a bare `408`; no handler answers 408, so every
+/// one is that timeout: answer it as the server's own failure to finish in
+/// time (`503`, `Retry-After`), with a problem document like every error.
+async fn timeout_problem(resp: axum::response::Response) -> axum::response::Response {
+    if resp.status() != axum::http::StatusCode::REQUEST_TIMEOUT {
+        return resp;
+    }
+    axum::response::IntoResponse::into_response(ApiError::Unavailable(format!(
+        "the request took longer than {} s",
+        REQUEST_TIMEOUT.as_secs()
+    )))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the
@@ -136,4 +153,41 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+
+    #[tokio::test]
+    async fn a_timeout_is_a_problem_document_with_retry_after() {
+        let timed_out = timeout_problem(StatusCode::REQUEST_TIMEOUT.into_response()).await;
+        assert_eq!(timed_out.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            timed_out
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(&b"application/problem+json"[..])
+        );
+        assert_eq!(
+            timed_out
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let body = axum::body::to_bytes(timed_out.into_body(), 4096)
+            .await
+            .unwrap_or_default();
+        assert!(
+            String::from_utf8_lossy(&body).contains("longer than 30 s"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        let ok = timeout_problem(StatusCode::NO_CONTENT.into_response()).await;
+        assert_eq!(ok.status(), StatusCode::NO_CONTENT, "others pass through");
+    }
 }
