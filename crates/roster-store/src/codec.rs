@@ -444,6 +444,39 @@ pub(crate) const PG_SIZES: &str = "SELECT \
      (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass), \
      (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'accounts'::regclass)";
 
+/// What a backend's model reader hands [`assemble`]: first the sizes, then
+/// rows in whatever unit the backend reads them.
+pub(crate) enum Loaded<T> {
+    /// About how many users and accounts follow.
+    Sizes((i64, i64)),
+    /// Rows.
+    Rows(T),
+}
+
+/// Builds the model from what `reader` sends on `rows` while it reads the
+/// next batch (so reading and applying overlap), then stamps it with the
+/// revision the reader's snapshot reflects. An error on either side stops
+/// both: a closed channel ends the reader early.
+pub(crate) async fn assemble<T>(
+    mut rows: tokio::sync::mpsc::Receiver<Loaded<T>>,
+    reader: tokio::task::JoinHandle<Result<i64, StoreError>>,
+    mut apply: impl FnMut(&mut Model, T) -> Result<(), StoreError>,
+) -> Result<Model, StoreError> {
+    let mut model = None;
+    while let Some(loaded) = rows.recv().await {
+        match loaded {
+            Loaded::Sizes(sizes) => model = Some(sized_model(sizes)),
+            Loaded::Rows(batch) => apply(model.get_or_insert_with(Model::new), batch)?,
+        }
+    }
+    let rev = reader
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("model loader: {e}")))??;
+    let mut model = model.unwrap_or_else(Model::new);
+    model.set_revision(revision(rev, "meta.revision")?);
+    Ok(model)
+}
+
 /// The model sized for `sizes` (from [`SQLITE_SIZES`] or [`PG_SIZES`]).
 pub(crate) fn sized_model((users, accounts): (i64, i64)) -> Model {
     let n = |v: i64| usize::try_from(v).unwrap_or(0);

@@ -6,7 +6,7 @@
 //! replicas follow the change log at once ([`Store::wait_for_change`]).
 
 use crate::batch;
-use crate::codec::{self, col_err, Cols};
+use crate::codec::{self, col_err, Cols, Loaded};
 use crate::{AuditFilter, Commit, Store, StoreError};
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -108,26 +108,15 @@ impl Store for PgStore {
 
     async fn load_model(&self) -> Result<Model, StoreError> {
         // One task reads and decodes rows while this one applies them.
-        let (send, mut batches) = tokio::sync::mpsc::channel(4);
+        let (send, batches) = tokio::sync::mpsc::channel(4);
         let reader = tokio::spawn(read_changes(self.pool.clone(), send));
-        let mut model = None;
-        while let Some(batch) = batches.recv().await {
-            match batch {
-                Loaded::Sizes(sizes) => model = Some(codec::sized_model(sizes)),
-                Loaded::Changes(changes) => {
-                    let m = model.get_or_insert_with(Model::new);
-                    for c in &changes {
-                        m.apply(c);
-                    }
-                }
+        codec::assemble(batches, reader, |m, changes: Vec<Change>| {
+            for c in &changes {
+                m.apply(c);
             }
-        }
-        let rev = reader
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("model loader: {e}")))??;
-        let mut model = model.unwrap_or_else(Model::new);
-        model.set_revision(codec::revision(rev, "meta.revision")?);
-        Ok(model)
+            Ok(())
+        })
+        .await
     }
 
     async fn current_revision(&self) -> Result<Revision, StoreError> {
@@ -298,20 +287,12 @@ impl Store for PgStore {
 /// Rows decoded per message of [`read_changes`].
 const LOAD_BATCH: usize = 4096;
 
-/// What [`read_changes`] hands the loader.
-enum Loaded {
-    /// About how many users and accounts follow.
-    Sizes((i64, i64)),
-    /// Decoded rows.
-    Changes(Vec<Change>),
-}
-
 /// Reads and decodes every table in one snapshot, and returns the revision
 /// that snapshot reflects. Stops early (without error) when the loader has
 /// gone.
 async fn read_changes(
     pool: PgPool,
-    send: tokio::sync::mpsc::Sender<Loaded>,
+    send: tokio::sync::mpsc::Sender<Loaded<Vec<Change>>>,
 ) -> Result<i64, StoreError> {
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -331,12 +312,12 @@ async fn read_changes(
             batch.push(decode(&row)?);
             if batch.len() == LOAD_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
-                if send.send(Loaded::Changes(full)).await.is_err() {
+                if send.send(Loaded::Rows(full)).await.is_err() {
                     return Ok(rev);
                 }
             }
         }
-        if !batch.is_empty() && send.send(Loaded::Changes(batch)).await.is_err() {
+        if !batch.is_empty() && send.send(Loaded::Rows(batch)).await.is_err() {
             return Ok(rev);
         }
     }

@@ -6,7 +6,7 @@
 //! separate pool and never wait for writers (WAL snapshots).
 
 use crate::batch;
-use crate::codec::{self, col_err, Cols};
+use crate::codec::{self, col_err, Cols, Loaded};
 use crate::{AuditFilter, Commit, Store, StoreError};
 use async_trait::async_trait;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Model, Revision};
@@ -199,20 +199,13 @@ impl<'de> serde::Deserialize<'de> for Cell<'de> {
 }
 
 /// Applies one chunk of rows of table number `table` of [`codec::tables`].
-/// What [`read_chunks`] hands the loader.
-enum Chunk {
-    /// About how many users and accounts follow.
-    Sizes((i64, i64)),
-    /// Rows of table `.0` (an index into `codec::tables`), as one JSON array.
-    Rows(usize, String),
-}
-
-/// Reads every table in chunks of one JSON text each, in one snapshot, and
+/// Reads every table in chunks of one JSON text each (sent with the table's
+/// index into `codec::tables`), in one snapshot, and
 /// returns the revision that snapshot reflects. Stops early (without error)
 /// when the loader has gone.
 async fn read_chunks(
     pool: SqlitePool,
-    send: tokio::sync::mpsc::Sender<Chunk>,
+    send: tokio::sync::mpsc::Sender<Loaded<(usize, String)>>,
 ) -> Result<i64, StoreError> {
     // A deferred transaction: its first read fixes the WAL snapshot that
     // every following read of it sees.
@@ -223,7 +216,7 @@ async fn read_chunks(
     let sizes = sqlx::query_as(codec::SQLITE_SIZES)
         .fetch_one(&mut *tx)
         .await?;
-    if send.send(Chunk::Sizes(sizes)).await.is_err() {
+    if send.send(Loaded::Sizes(sizes)).await.is_err() {
         return Ok(rev);
     }
     for (table, (read, _)) in codec::tables::<JsonRow<'static>>().into_iter().enumerate() {
@@ -244,7 +237,7 @@ async fn read_chunks(
                 .fetch_one(&mut *tx)
                 .await?;
             let Some(last) = last else { break };
-            if send.send(Chunk::Rows(table, chunk)).await.is_err() {
+            if send.send(Loaded::Rows((table, chunk))).await.is_err() {
                 return Ok(rev);
             }
             after = last;
@@ -324,24 +317,12 @@ impl Store for SqliteStore {
     async fn load_model(&self) -> Result<Model, StoreError> {
         // SQLite reads and encodes the next chunk on its worker thread while
         // this task decodes and applies the previous one.
-        let (send, mut chunks) = tokio::sync::mpsc::channel(4);
+        let (send, chunks) = tokio::sync::mpsc::channel(4);
         let reader = tokio::spawn(read_chunks(self.read.clone(), send));
-        let mut model = None;
-        while let Some(chunk) = chunks.recv().await {
-            match chunk {
-                Chunk::Sizes(sizes) => model = Some(codec::sized_model(sizes)),
-                Chunk::Rows(table, text) => {
-                    let m = model.get_or_insert_with(Model::new);
-                    apply_chunk(m, table, &text)?;
-                }
-            }
-        }
-        let rev = reader
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("model loader: {e}")))??;
-        let mut model = model.unwrap_or_else(Model::new);
-        model.set_revision(codec::revision(rev, "meta.revision")?);
-        Ok(model)
+        codec::assemble(chunks, reader, |m, (table, text): (usize, String)| {
+            apply_chunk(m, table, &text)
+        })
+        .await
     }
 
     async fn current_revision(&self) -> Result<Revision, StoreError> {
