@@ -152,6 +152,20 @@ impl ApiError {
         }
     }
 
+    /// Adds the headers an error carries on every surface: `Retry-After`
+    /// when a retry may succeed, and on a 401 `WWW-Authenticate` with the
+    /// surface's scheme (`None` for a surface whose document names none).
+    pub(crate) fn add_headers(&self, resp: &mut Response, auth_scheme: Option<&'static str>) {
+        if let Some(s) = self.retry_after() {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(scheme) = auth_scheme.filter(|_| self.status() == StatusCode::UNAUTHORIZED) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+        }
+    }
+
     /// Seconds after which a retry may succeed (503s).
     pub fn retry_after(&self) -> Option<u32> {
         match self {
@@ -231,14 +245,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(s) = self.retry_after() {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
+        self.add_headers(&mut resp, Some("Bearer"));
         resp
     }
 }

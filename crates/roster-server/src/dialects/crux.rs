@@ -115,14 +115,7 @@ impl IntoResponse for CruxError {
         self.0.log(&info);
         let status = self.0.status();
         let mut resp = (status, axum::Json(self.body())).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
-        }
-        if let Some(s) = self.0.retry_after() {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
-        }
+        self.0.add_headers(&mut resp, Some("Token"));
         resp
     }
 }

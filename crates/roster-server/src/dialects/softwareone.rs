@@ -501,14 +501,7 @@ impl IntoResponse for SoftwareOneError {
         // The document declares its ProblemDetails as `application/json`;
         // an existing client of the vendor expects exactly that.
         let mut resp = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if let Some(s) = e.retry_after() {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
-        }
+        e.add_headers(&mut resp, Some("Bearer"));
         resp
     }
 }

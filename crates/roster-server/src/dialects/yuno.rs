@@ -117,10 +117,7 @@ impl IntoResponse for YunoError {
             messages: vec![self.message()],
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if let Some(s) = self.0.retry_after() {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
-        }
+        self.0.add_headers(&mut resp, None);
         resp
     }
 }
