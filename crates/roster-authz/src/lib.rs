@@ -8,6 +8,8 @@
 
 use arc_swap::ArcSwap;
 use roster_domain::model::GrantRef;
+use roster_domain::ops::Question;
+pub use roster_domain::On;
 use roster_domain::{
     AccountId, AccountStatus, Grant, Model, OrganizationId, PermissionId, Revision, Scope, Target,
     UserId,
@@ -97,15 +99,6 @@ impl Decision<'_> {
     }
 }
 
-/// What a check is about, before resolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum On {
-    /// An organization.
-    Organization(OrganizationId),
-    /// An account.
-    Account(AccountId),
-}
-
 /// Answers one check (SPEC §2.1), explaining it.
 ///
 /// Cost: a hash probe for the user, one for the account, one for the
@@ -138,6 +131,17 @@ pub fn check(model: &Model, user: UserId, permission: PermissionId, on: On) -> D
         Some(g) => Decision::Allowed(g),
         None => Decision::Denied(DenyReason::NoGrant),
     }
+}
+
+/// Answers a question the domain resolved ([`roster_domain::ops::Asker`]):
+/// a user out of the caller's reach is answered as an unknown one, so that
+/// nothing about it, not even whether it is active, shows (SPEC §2.10).
+#[inline]
+pub fn answer<'m>(model: &'m Model, q: &Question) -> Decision<'m> {
+    if q.hidden {
+        return Decision::Denied(DenyReason::UnknownUser);
+    }
+    check(model, q.user, q.permission, q.on)
 }
 
 /// Accounts where `user` may do `permission`, in id order, after `after`.

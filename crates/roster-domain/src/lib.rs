@@ -18,5 +18,5 @@ pub use entity::*;
 pub use error::DomainError;
 pub use ids::*;
 pub use model::{Change, GrantKey, Model};
-pub use scope::{Scope, Target};
+pub use scope::{On, Scope, Target};
 pub use values::*;

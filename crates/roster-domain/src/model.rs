@@ -96,7 +96,9 @@ pub struct Model {
     accounts: OrdMap<AccountId, Arc<Account>>,
     accounts_by_org: HashMap<OrganizationId, OrdSet<AccountId>>,
     users: OrdMap<UserId, Arc<User>>,
-    user_by_email: HashMap<String, UserId>,
+    /// Live users by home organization and email key (unique within an
+    /// organization, SPEC §1).
+    user_by_email: HashMap<(OrganizationId, String), UserId>,
     users_by_org: HashMap<OrganizationId, OrdSet<UserId>>,
     memberships: OrdMap<MembershipId, Arc<Membership>>,
     membership_by_pair: HashMap<(UserId, AccountId), MembershipId>,
@@ -226,15 +228,17 @@ impl Model {
             }
             Change::PutUser(u) => {
                 if let Some(old) = self.users.get(&u.id).cloned() {
-                    if self.user_by_email.get(&old.email.key()) == Some(&u.id) {
-                        self.user_by_email.remove(&old.email.key());
+                    let old_key = (old.organization_id, old.email.key());
+                    if self.user_by_email.get(&old_key) == Some(&u.id) {
+                        self.user_by_email.remove(&old_key);
                     }
                     if old.organization_id != u.organization_id {
                         set_remove(&mut self.users_by_org, &old.organization_id, &u.id);
                     }
                 }
                 if u.deleted_at.is_none() {
-                    self.user_by_email.insert(u.email.key(), u.id);
+                    self.user_by_email
+                        .insert((u.organization_id, u.email.key()), u.id);
                 }
                 set_insert(&mut self.users_by_org, u.organization_id, u.id);
                 self.users.insert(u.id, Arc::new(u.clone()));
@@ -640,10 +644,28 @@ impl Model {
     pub fn user(&self, id: UserId) -> Option<&Arc<User>> {
         self.users.get(&id)
     }
-    /// The live user holding an email (case-insensitive).
-    pub fn user_by_email(&self, email_key: &str) -> Option<UserId> {
-        self.user_by_email.get(email_key).copied()
+    /// The live user of `org` holding an email (by [`crate::Email::key`]:
+    /// emails are unique within an organization, case-insensitively).
+    pub fn user_by_email(&self, org: OrganizationId, email_key: &str) -> Option<UserId> {
+        self.user_by_email
+            .get(&(org, email_key.to_owned()))
+            .copied()
     }
+
+    /// The live users holding an email in any organization, in
+    /// organization id order (one per organization at most).
+    pub fn users_by_email(&self, email_key: &str) -> Vec<UserId> {
+        let mut key: Option<(OrganizationId, String)> = None;
+        self.orgs
+            .keys()
+            .filter_map(|o| {
+                let k = key.get_or_insert_with(|| (*o, email_key.to_owned()));
+                k.0 = *o;
+                self.user_by_email.get(k).copied()
+            })
+            .collect()
+    }
+
     /// Users whose home is `org`, in id order.
     pub fn users_of(&self, org: OrganizationId) -> impl Iterator<Item = UserId> + '_ {
         self.users_by_org

@@ -4,6 +4,7 @@
 
 mod account;
 mod api_key;
+mod asking;
 mod grant;
 mod membership;
 mod organization;
@@ -12,6 +13,7 @@ mod user;
 
 pub use account::*;
 pub use api_key::*;
+pub use asking::*;
 pub use grant::*;
 pub use membership::*;
 pub use organization::*;

@@ -144,16 +144,25 @@ pub fn holds_to_hand_out(model: &Model, actor: UserId, p: PermissionId, scope: &
     in_org && model.holds_over(actor, perms::organizations_write(), scope)
 }
 
-/// Escalation guard for credentials (SPEC §2.3): an API key acts as its
-/// user, so `actor` may create one for `user` only if it holds, over each
-/// grant's scope, every permission of every grant `user` holds. Otherwise
-/// an administrator could act as a more powerful user of its organization.
-pub fn guard_impersonation(model: &Model, actor: UserId, user: UserId) -> Result<(), DomainError> {
+/// Escalation guard over a whole user (SPEC §2.3): creating a credential
+/// that acts as `user`, changing its status or the identity a token maps to
+/// (email, external ids), or deleting it, gives or takes away everything
+/// `user` holds. So `actor` must hold, over each grant's scope, every
+/// permission of every grant `user` holds: a `global` grant can only be
+/// matched by a global holder. Otherwise an administrator could act as, or
+/// switch off, a more powerful user of its organization (its operator).
+/// `doing` completes "you cannot …" in the refusal.
+pub fn guard_power_over(
+    model: &Model,
+    actor: UserId,
+    user: UserId,
+    doing: &str,
+) -> Result<(), DomainError> {
     for g in model.grants_of(user) {
         for p in model.grant_permissions(&g) {
             if !holds_to_hand_out(model, actor, p, &g.scope) {
                 return Err(DomainError::forbidden(format!(
-                    "escalation guard: the user holds `{}` over {}, which you do not; you cannot create keys that act as them",
+                    "escalation guard: the user holds `{}` over {}, which you do not; you cannot {doing}",
                     code_of(model, p),
                     g.scope
                 )));

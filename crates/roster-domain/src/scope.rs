@@ -28,6 +28,16 @@ pub enum Target {
     Account(OrganizationId, AccountId),
 }
 
+/// What a question is about, before resolution: an organization, or an
+/// account (whose organization the model knows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum On {
+    /// An organization.
+    Organization(OrganizationId),
+    /// An account.
+    Account(AccountId),
+}
+
 impl Target {
     /// The organization the target lives in.
     pub fn organization(&self) -> OrganizationId {

@@ -741,3 +741,59 @@ async fn bad_input_gets_problem_details() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_platform_operator_cannot_switch_off_the_global_operator() {
+    each_backend(|app| async move {
+        // The global owner is an account user of its home organization's
+        // operations account; a platform operator of that organization
+        // manages every account user there, but cannot re-point the email
+        // a token maps to of one holding more than it does (SPEC §2.3).
+        app.member(&app.ops_account, &app.owner_id).await;
+        let op = app.user(&app.org, "platform@home.example").await;
+        app.grant(
+            &op,
+            "admin",
+            json!({"type": "account", "id": app.ops_account}),
+        )
+        .await;
+        let key = app.key(&op).await;
+        let before = membership(&app, &app.ops_account, &app.owner_id).await;
+        for body in [
+            json!({"email": "mine@home.example"}),
+            json!({"email": "mine@home.example", "status": "Disabled"}),
+        ] {
+            let r = put(&app, Some(&key), &app.ops_account, &app.owner_id, body).await;
+            assert_problem(&r, StatusCode::FORBIDDEN, None);
+            assert!(
+                r.body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("escalation guard"),
+                "{}",
+                r.body
+            );
+        }
+        assert_eq!(
+            membership(&app, &app.ops_account, &app.owner_id).await,
+            before
+        );
+        assert_eq!(
+            native_user(&app, &app.owner_id).await["email"],
+            "owner@test.example"
+        );
+        // A plain account user of the organization is still theirs to manage.
+        let plain = app.user(&app.org, "plain@home.example").await;
+        app.member(&app.ops_account, &plain).await;
+        let r = put(
+            &app,
+            Some(&key),
+            &app.ops_account,
+            &plain,
+            json!({"status": "Disabled", "email": "p2@home.example"}),
+        )
+        .await;
+        assert_account_user(&r);
+    })
+    .await;
+}

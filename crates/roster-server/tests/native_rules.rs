@@ -1175,3 +1175,329 @@ async fn openapi_document_is_served_and_snapshotted() {
     })
     .await;
 }
+
+// ----- tenant isolation of authorization questions ---------------------------------
+
+/// A problem document with the ids in it replaced, so that two answers about
+/// different ids can be compared for what they reveal.
+fn masked(r: &Resp, ids: &[&str]) -> (u16, String) {
+    let mut b = r.body.clone();
+    if let Some(o) = b.as_object_mut() {
+        o.remove("request_id");
+        o.remove("instance");
+    }
+    let mut s = b.to_string();
+    for id in ids {
+        s = s.replace(id, "<id>");
+    }
+    (r.status.as_u16(), s)
+}
+
+#[tokio::test]
+async fn questions_about_other_tenants_users_reveal_nothing() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let (admin, admin_key) = a.org_admin.clone();
+        // Users of B: an administrator (holds grants), a disabled one, and a
+        // random id that exists nowhere.
+        let b_admin = a.other_tenant.0.clone();
+        let b_disabled = app.user(&a.org_b, "disabled@b.example").await;
+        let r = app
+            .patch(&format!("/v1/users/{b_disabled}"), &app.owner, json!({"status": "disabled"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let random = uuid_like();
+        let strangers = [b_admin.as_str(), b_disabled.as_str(), random.as_str()];
+
+        // Single checks, on an account and on the organization, with explain.
+        for target in [json!({"account_id": a.acc_a1}), json!({"organization_id": a.org_a})] {
+            let mut answers = BTreeSet::new();
+            for u in strangers {
+                let mut body = json!({"user_id": u, "permission": "users:read", "explain": true});
+                body.as_object_mut().unwrap().extend(target.as_object().unwrap().clone());
+                let r = app.post("/v1/check", &admin_key, body).await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                assert_eq!(r.body["explanation"]["reason"], json!("unknown_user"), "{u}: {}", r.body);
+                answers.insert(r.body.to_string());
+            }
+            assert_eq!(answers.len(), 1, "answers differ: {answers:?}");
+        }
+        // The same through a batch.
+        let checks: Vec<Value> = strangers
+            .iter()
+            .map(|u| json!({"user_id": u, "permission": "users:read", "account_id": a.acc_a1, "explain": true}))
+            .collect();
+        let r = app.post("/v1/check/batch", &admin_key, json!({"checks": checks})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let results: BTreeSet<String> = r.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        assert_eq!(results.len(), 1, "batch results differ: {results:?}");
+        assert!(results.iter().all(|x| x.contains("unknown_user")), "{results:?}");
+
+        // Lookups of a stranger's accounts and its effective permissions:
+        // the same 404 as for an id that exists nowhere.
+        for path_of in [
+            |u: &str, _acc: &str| ("/v1/lookup/accounts".to_owned(), Some(json!({"user_id": u, "permission": "users:read"}))),
+            |u: &str, acc: &str| (format!("/v1/users/{u}/effective-permissions?account_id={acc}"), None),
+        ] {
+            let mut answers = BTreeSet::new();
+            for u in strangers {
+                let (path, body) = path_of(u, &a.acc_a1);
+                let r = match body {
+                    Some(b) => app.post(&path, &admin_key, b).await,
+                    None => app.get(&path, &admin_key).await,
+                };
+                assert_problem(&r, 404, None);
+                answers.insert(masked(&r, &strangers));
+            }
+            assert_eq!(answers.len(), 1, "answers differ: {answers:?}");
+        }
+        // Another tenant's account is an unknown account, whatever is asked.
+        let mut answers = BTreeSet::new();
+        let nowhere = uuid_like();
+        for acc in [a.acc_b1.as_str(), nowhere.as_str()] {
+            for (path, body) in [
+                ("/v1/check", json!({"user_id": admin, "permission": "users:read", "account_id": acc, "explain": true})),
+                ("/v1/lookup/users", json!({"permission": "users:read", "account_id": acc})),
+            ] {
+                let r = app.post(path, &admin_key, body).await;
+                assert_problem(&r, 404, None);
+                answers.insert((path, masked(&r, &[acc])));
+            }
+        }
+        assert_eq!(answers.len(), 2, "another tenant's account differs from a missing one: {answers:?}");
+        let r = app.get(&format!("/v1/users/{admin}/effective-permissions?account_id={}", a.acc_b1), &admin_key).await;
+        assert_problem(&r, 404, None);
+        assert!(!r.body.to_string().contains(&a.org_b), "names B: {}", r.body);
+
+        // Lookups of users leave out users A cannot see, such as the
+        // operator (a `global` grant, its home elsewhere), and a check about
+        // it is one about an unknown user.
+        let r = app
+            .post("/v1/lookup/users", &admin_key, json!({"permission": "users:read", "account_id": a.acc_a1, "limit": 1000}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let seen: BTreeSet<&str> = r.body["items"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(seen.contains(admin.as_str()), "{seen:?}");
+        assert!(!seen.contains(app.owner_id.as_str()), "lists the operator: {seen:?}");
+        let r = app
+            .post("/v1/check", &admin_key, json!({"user_id": app.owner_id, "permission": "users:read", "account_id": a.acc_a1, "explain": true}))
+            .await;
+        assert_eq!(r.body["explanation"]["reason"], json!("unknown_user"), "{}", r.body);
+
+        // The operator (a global grant) sees what is there.
+        let r = app
+            .post("/v1/check", &app.owner, json!({"user_id": b_disabled, "permission": "users:read", "account_id": a.acc_a1, "explain": true}))
+            .await;
+        assert_eq!(r.body["explanation"]["reason"], json!("user_inactive"), "{}", r.body);
+        let r = app
+            .post("/v1/check", &app.owner, json!({"user_id": b_admin, "permission": "users:read", "account_id": a.acc_b1}))
+            .await;
+        assert_eq!(r.body["allowed"], json!(true), "{}", r.body);
+        let r = app
+            .get(&format!("/v1/users/{b_admin}/effective-permissions?account_id={}", a.acc_b1), &app.owner)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(!r.body["permissions"].as_array().unwrap().is_empty(), "{}", r.body);
+        let r = app
+            .post("/v1/lookup/users", &app.owner, json!({"permission": "users:read", "account_id": a.acc_a1, "limit": 1000}))
+            .await;
+        assert!(r.body["items"].as_array().unwrap().contains(&json!(app.owner_id)), "{}", r.body);
+    })
+    .await;
+}
+
+// ----- escalation guard over whole users -----------------------------------------
+
+#[tokio::test]
+async fn an_organization_admin_cannot_take_over_or_switch_off_its_operator() {
+    each_backend(|app| async move {
+        // An administrator of the organization the operator (global owner)
+        // calls home.
+        let admin = app.user(&app.org, "admin@home.example").await;
+        app.grant(&admin, "admin", org_scope(&app.org)).await;
+        let admin_key = app.key(&admin).await;
+        let op = format!("/v1/users/{}", app.owner_id);
+        let keys = app.get("/v1/api-keys?limit=1000", &app.owner).await;
+        let op_key = keys.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["user_id"] == json!(app.owner_id))
+            .and_then(|k| k["id"].as_str())
+            .expect("the operator's key")
+            .to_owned();
+
+        for body in [
+            json!({"status": "disabled"}),
+            json!({"status": "invited"}),
+            json!({"email": "mine@home.example"}),
+            json!({"external_ids": {"idp": "my-subject"}}),
+        ] {
+            refused(
+                &app,
+                &op,
+                403,
+                "forbidden",
+                app.patch(&op, &admin_key, body),
+            )
+            .await;
+        }
+        refused(&app, &op, 403, "forbidden", app.delete(&op, &admin_key)).await;
+        refused(
+            &app,
+            &op,
+            403,
+            "forbidden",
+            app.delete(&format!("/v1/api-keys/{op_key}"), &admin_key),
+        )
+        .await;
+        let r = app
+            .patch(&op, &admin_key, json!({"status": "disabled"}))
+            .await;
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("escalation guard"),
+            "{}",
+            r.body
+        );
+        // The operator's key still works.
+        let r = app.get(&op, &app.owner).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // The administrator still manages users it out-ranks.
+        let plain = app.user(&app.org, "plain@home.example").await;
+        app.grant(&plain, "member", org_scope(&app.org)).await;
+        let plain_path = format!("/v1/users/{plain}");
+        for body in [
+            json!({"status": "disabled"}),
+            json!({"status": "active"}),
+            json!({"email": "p2@home.example"}),
+            json!({"external_ids": {"idp": "p"}}),
+        ] {
+            let r = app.patch(&plain_path, &admin_key, body).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        // ... but not one holding something it lacks (an organization owner).
+        let peer = app.user(&app.org, "peer@home.example").await;
+        app.grant(&peer, "owner", org_scope(&app.org)).await;
+        let peer_path = format!("/v1/users/{peer}");
+        refused(
+            &app,
+            &peer_path,
+            403,
+            "forbidden",
+            app.delete(&peer_path, &admin_key),
+        )
+        .await;
+        refused(
+            &app,
+            &peer_path,
+            403,
+            "forbidden",
+            app.patch(&peer_path, &admin_key, json!({"status": "disabled"})),
+        )
+        .await;
+        // Profile fields stay editable by `users:write`.
+        let r = app
+            .patch(&peer_path, &admin_key, json!({"first_name": "Pat"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = app.delete(&plain_path, &admin_key).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    })
+    .await;
+}
+
+// ----- email uniqueness ----------------------------------------------------------
+
+#[tokio::test]
+async fn emails_are_unique_within_an_organization_only() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let b_admin = a.other_tenant.1.clone();
+        let taken = "shared@example.com";
+        let in_a = app.user(&a.org_a, taken).await;
+        // B cannot learn that A has a user with this address: it is free in B.
+        let r = app
+            .post(
+                "/v1/users",
+                &b_admin,
+                json!({"organization_id": a.org_b, "email": "Shared@Example.com"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let in_b = r.str("id");
+        // Within B it is taken, case-insensitively, on create and on update.
+        refused(
+            &app,
+            &format!("/v1/users/{in_b}"),
+            409,
+            "conflict",
+            app.post(
+                "/v1/users",
+                &b_admin,
+                json!({"organization_id": a.org_b, "email": "SHARED@example.com"}),
+            ),
+        )
+        .await;
+        let b_user = format!("/v1/users/{}", a.other_tenant.0);
+        refused(
+            &app,
+            &b_user,
+            409,
+            "conflict",
+            app.patch(&b_user, &app.owner, json!({"email": "shared@EXAMPLE.com"})),
+        )
+        .await;
+        // The email filter answers within what the caller sees.
+        let r = app
+            .get("/v1/users?email=SHARED@example.com", &b_admin)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.body);
+        assert_eq!(r.body["items"][0]["id"], json!(in_b));
+        let r = app
+            .get("/v1/users?email=shared@example.com", &app.owner)
+            .await;
+        let mut ids: Vec<&str> = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|u| u["id"].as_str())
+            .collect();
+        ids.sort_unstable();
+        let mut want = vec![in_a.as_str(), in_b.as_str()];
+        want.sort_unstable();
+        assert_eq!(ids, want, "{}", r.body);
+        let r = app
+            .get(
+                &format!(
+                    "/v1/users?email=shared@example.com&organization_id={}",
+                    a.org_a
+                ),
+                &app.owner,
+            )
+            .await;
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.body);
+        assert_eq!(r.body["items"][0]["id"], json!(in_a));
+        // Deleting frees the address in its organization.
+        let r = app.delete(&format!("/v1/users/{in_b}"), &app.owner).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = app
+            .post(
+                "/v1/users",
+                &b_admin,
+                json!({"organization_id": a.org_b, "email": taken}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    })
+    .await;
+}

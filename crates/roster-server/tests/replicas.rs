@@ -290,10 +290,14 @@ async fn concurrent_writes_on_both_replicas_never_lose_an_update() {
             "{grants}"
         );
         let m = replica.state.engine.snapshot();
+        let org_id: roster_domain::OrganizationId =
+            boot.organization_id.parse().expect("organization id");
         assert_eq!(m.revision(), last.max(m.revision()));
         for r in 0..2 {
             for i in 0..accounts.len() {
-                assert!(m.user_by_email(&format!("r{r}u{i}@race.example")).is_some());
+                assert!(m
+                    .user_by_email(org_id, &format!("r{r}u{i}@race.example"))
+                    .is_some());
             }
         }
     }

@@ -276,8 +276,8 @@ fn assert_same(backend: &str, got: &Model, want: &Model) {
     assert_eq!(keys(got), keys(want), "{backend}: api keys");
     for u in want.users_after(None) {
         assert_eq!(
-            got.user_by_email(&u.email.key()),
-            want.user_by_email(&u.email.key()),
+            got.user_by_email(u.organization_id, &u.email.key()),
+            want.user_by_email(u.organization_id, &u.email.key()),
             "{backend}: email index"
         );
     }
@@ -370,7 +370,11 @@ async fn every_change_round_trips() {
             Some(u.clone()),
             "{b}"
         );
-        assert_eq!(loaded.user_by_email("zoe@acme.test"), Some(u.id), "{b}");
+        assert_eq!(
+            loaded.user_by_email(o.id, "zoe@acme.test"),
+            Some(u.id),
+            "{b}"
+        );
 
         // Revision 2: updates, deletes and a soft delete.
         let u2 = User {
@@ -434,7 +438,7 @@ async fn every_change_round_trips() {
         assert!(loaded.organization(o2.id).is_none(), "{b}");
         assert!(loaded.account(a2.id).is_none(), "{b}");
         assert_eq!(
-            loaded.user_by_email("zoe@acme.test"),
+            loaded.user_by_email(o.id, "zoe@acme.test"),
             None,
             "{b}: soft-deleted"
         );
@@ -450,7 +454,11 @@ async fn every_change_round_trips() {
         store.commit(2, std::slice::from_ref(&c3)).await.unwrap();
         let loaded = store.load_model().await.unwrap();
         assert_same(b, &loaded, &expected(&[&c1, &c2, &c3]));
-        assert_eq!(loaded.user_by_email("zoe@acme.test"), Some(again.id), "{b}");
+        assert_eq!(
+            loaded.user_by_email(o.id, "zoe@acme.test"),
+            Some(again.id),
+            "{b}"
+        );
 
         // The change log reproduces the same model.
         let log = store.changes_since(0, 100).await.unwrap();

@@ -76,7 +76,7 @@ pub fn create_api_key(d: &mut Draft<'_>, new: NewApiKey) -> Result<Arc<ApiKey>, 
     // A key acts as its user: minting one for somebody else hands out
     // everything that user holds (escalation guard).
     if let Some(actor) = d.actor_id().filter(|a| *a != owner.id) {
-        crate::rules::guard_impersonation(d.model(), actor, owner.id)?;
+        crate::rules::guard_power_over(d.model(), actor, owner.id, "create keys that act as them")?;
     }
     if let Some(e) = new.expires_at {
         if e <= d.now() {
@@ -158,6 +158,9 @@ pub fn revoke_api_key(d: &mut Draft<'_>, id: ApiKeyId) -> Result<Arc<ApiKey>, Do
         .ok_or_else(|| DomainError::not_found("api_key", id))?;
     d.reach(owner.organization_id, ("api_key", id.to_string()))?;
     require_key_admin(d, &owner)?;
+    if let Some(actor) = d.actor_id().filter(|a| *a != owner.id) {
+        crate::rules::guard_power_over(d.model(), actor, owner.id, "revoke their keys")?;
+    }
     if before.revoked_at.is_some() {
         return Ok(before);
     }

@@ -158,6 +158,10 @@ pub fn apply_membership_patch(
                 message: "you cannot change the status of your own membership".into(),
             });
         }
+        // INVARIANT: a membership's status is not part of a decision (SPEC
+        // §2.1), so changing it gives or takes away nothing and needs no
+        // escalation guard over the user. Should it ever deny checks, it
+        // must go through `rules::guard_power_over` as the user's status does.
         if s == MembershipStatus::Active && after.joined_at.is_none() {
             after.joined_at = Some(d.now());
         }

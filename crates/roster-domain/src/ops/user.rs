@@ -8,6 +8,7 @@ use crate::error::DomainError;
 use crate::ids::{AccountId, OrganizationId, UserId};
 use crate::model::Change;
 use crate::ops::Precondition;
+use crate::rules;
 use crate::scope::Scope;
 use crate::values::*;
 use std::sync::Arc;
@@ -53,10 +54,13 @@ pub fn create_user(d: &mut Draft<'_>, new: NewUser) -> Result<Arc<User>, DomainE
         s.validate("settings")?;
     }
     validate_external_ids("external_ids", &new.external_ids)?;
-    if d.model().user_by_email(&new.email.key()).is_some() {
+    if d.model().user_by_email(org, &new.email.key()).is_some() {
         return Err(DomainError::conflict(
             "email",
-            format!("a user with email `{}` exists", new.email),
+            format!(
+                "a user with email `{}` exists in the organization",
+                new.email
+            ),
         ));
     }
     let id = new.id.unwrap_or_default();
@@ -178,8 +182,18 @@ pub fn list_users(
             && may_read_user(d, u)
     };
     // Pick the narrowest source to scan.
-    let ids: Box<dyn Iterator<Item = UserId> + '_> = if let Some(e) = &filter.email {
-        Box::new(m.user_by_email(&e.to_lowercase()).into_iter())
+    let email_key = filter.email.as_ref().map(|e| e.to_lowercase());
+    let ids: Box<dyn Iterator<Item = UserId> + '_> = if let Some(e) = &email_key {
+        // Emails are unique within an organization: one probe per
+        // organization in question.
+        match filter.organization_id {
+            Some(o) => Box::new(m.user_by_email(o, e).into_iter()),
+            None => {
+                let mut found = m.users_by_email(e);
+                found.sort_unstable();
+                Box::new(found.into_iter())
+            }
+        }
     } else if let Some(a) = filter.account_id {
         Box::new(m.members_of(a))
     } else if let Some(o) = filter.organization_id {
@@ -328,10 +342,14 @@ pub fn apply_user_patch(
     pre.check(before.revision)?;
     let mut after = (**before).clone();
     if let Some(e) = patch.email {
-        if e.key() != before.email.key() && d.model().user_by_email(&e.key()).is_some() {
+        if e.key() != before.email.key()
+            && d.model()
+                .user_by_email(before.organization_id, &e.key())
+                .is_some()
+        {
             return Err(DomainError::conflict(
                 "email",
-                format!("a user with email `{e}` exists"),
+                format!("a user with email `{e}` exists in the organization"),
             ));
         }
         after.email = e;
@@ -369,6 +387,21 @@ pub fn apply_user_patch(
     if after == **before {
         return Ok(before.clone());
     }
+    // Switching a user off or on, or moving the identity a token maps to,
+    // gives or takes away all it holds (SPEC §2.3).
+    if let Some(actor) = d.actor_id().filter(|a| *a != before.id) {
+        if after.status != before.status {
+            rules::guard_power_over(d.model(), actor, before.id, "change their status")?;
+        }
+        if after.email.key() != before.email.key() || after.external_ids != before.external_ids {
+            rules::guard_power_over(
+                d.model(),
+                actor,
+                before.id,
+                "change the email or external ids their tokens map to",
+            )?;
+        }
+    }
     after.revision = d.revision();
     after.updated_at = d.now();
     after.updated_by = d.actor_id();
@@ -398,10 +431,15 @@ pub fn delete_user(d: &mut Draft<'_>, id: UserId, pre: Precondition) -> Result<(
         &Scope::Organization(before.organization_id),
         ("user", id.to_string()),
     )?;
-    if d.actor_id() == Some(id) {
-        return Err(DomainError::SelfChange {
-            message: "you cannot delete yourself".into(),
-        });
+    match d.actor_id() {
+        Some(a) if a == id => {
+            return Err(DomainError::SelfChange {
+                message: "you cannot delete yourself".into(),
+            })
+        }
+        // Deleting takes away everything the user holds (SPEC §2.3).
+        Some(a) => rules::guard_power_over(d.model(), a, id, "delete them")?,
+        None => {}
     }
     pre.check(before.revision)?;
     let mut after = (*before).clone();

@@ -13,11 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use roster_authz::{self as authz, Decision, On};
-use roster_domain::catalogue::perms;
-use roster_domain::{
-    rules, AccountId, DomainError, GrantTarget, Model, OrganizationId, PermissionId, Revision,
-    Scope, UserId,
-};
+use roster_domain::ops::{Asker, Question};
+use roster_domain::{AccountId, DomainError, GrantTarget, OrganizationId, Revision, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -93,13 +90,6 @@ pub struct BatchResponse {
     pub revision: u64,
 }
 
-struct Parsed {
-    user: UserId,
-    permission: PermissionId,
-    on: On,
-    explain: bool,
-}
-
 /// The name of field `name` of check `at` of a batch (or of the single
 /// check), built only when an error needs it.
 fn field(at: Option<usize>, name: &str) -> String {
@@ -109,80 +99,52 @@ fn field(at: Option<usize>, name: &str) -> String {
     }
 }
 
-/// Parses and authorizes one check: the caller must hold `authz:check` over
-/// the target, or ask about itself. Unreachable targets are 404.
-fn parse(
-    m: &Model,
-    caller: UserId,
-    r: &CheckRequest,
-    at: Option<usize>,
-) -> Result<Parsed, ApiError> {
+/// Parses one check's ids and has the domain decide whether the caller may
+/// ask it ([`Asker::check`]); errors name the field within the batch.
+fn question(asker: &Asker<'_>, r: &CheckRequest, at: Option<usize>) -> Result<Question, ApiError> {
     let user = r
         .user_id
         .parse::<UserId>()
         .map_err(|_| ApiError::bad_request(field(at, "user_id"), "not a UUID"))?;
-    let (on, org, scope) = match (&r.account_id, &r.organization_id) {
-        (Some(a), None) => {
-            let a = a
-                .parse::<AccountId>()
-                .map_err(|_| ApiError::bad_request(field(at, "account_id"), "not a UUID"))?;
-            let org = m
-                .account_org(a)
-                .ok_or_else(|| DomainError::not_found("account", a))?;
-            (On::Account(a), org, Scope::Account(a))
-        }
-        (None, Some(o)) => {
-            let o = o
-                .parse::<OrganizationId>()
-                .map_err(|_| ApiError::bad_request(field(at, "organization_id"), "not a UUID"))?;
-            if m.organization(o).is_none() {
-                return Err(DomainError::not_found("organization", o).into());
-            }
-            (On::Organization(o), o, Scope::Organization(o))
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                field(at, "account_id"),
-                "give exactly one of `account_id` and `organization_id`",
-            ))
-        }
-    };
-    rules::reach(m, Some(caller), org, ("target", org.to_string()))?;
-    if user != caller && !m.holds_over(caller, perms::authz_check(), &scope) {
-        return Err(DomainError::forbidden(
-            "requires `authz:check` over the target, or asking about yourself",
-        )
-        .into());
-    }
-    let permission = match r.permission.parse::<PermissionId>() {
-        // Another organization's custom permission is unknown here (tenant isolation).
-        Ok(id)
-            if m.permission(id)
-                .is_some_and(|q| q.organization_id.is_none_or(|o| o == org)) =>
-        {
-            id
-        }
-        _ => m
-            .permission_by_code(Some(org), &r.permission)
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    field(at, "permission"),
-                    format!(
-                        "unknown permission `{}`",
-                        roster_domain::truncate(&r.permission)
-                    ),
-                )
-            })?,
-    };
-    Ok(Parsed {
-        user,
-        permission,
-        on,
-        explain: r.explain,
-    })
+    let on = target(&r.account_id, &r.organization_id, at)?;
+    asker
+        .check(user, &r.permission, on)
+        .map_err(|e| in_batch(e, at))
 }
 
-fn explain(m: &Model, d: &Decision) -> Explanation {
+/// Parses `account_id` / `organization_id` (exactly one).
+fn target(
+    account: &Option<String>,
+    org: &Option<String>,
+    at: Option<usize>,
+) -> Result<On, ApiError> {
+    match (account, org) {
+        (Some(a), None) => a
+            .parse::<AccountId>()
+            .map(On::Account)
+            .map_err(|_| ApiError::bad_request(field(at, "account_id"), "not a UUID")),
+        (None, Some(o)) => o
+            .parse::<OrganizationId>()
+            .map(On::Organization)
+            .map_err(|_| ApiError::bad_request(field(at, "organization_id"), "not a UUID")),
+        _ => Err(ApiError::bad_request(
+            field(at, "account_id"),
+            "give exactly one of `account_id` and `organization_id`",
+        )),
+    }
+}
+
+/// A domain error about one check of a batch names the field within it.
+fn in_batch(e: DomainError, at: Option<usize>) -> ApiError {
+    match e {
+        DomainError::Invalid { field: f, message } if at.is_some() => {
+            ApiError::bad_request(field(at, &f), message)
+        }
+        e => e.into(),
+    }
+}
+
+fn explain(d: &Decision) -> Explanation {
     match d {
         Decision::Allowed(g) => Explanation {
             grant_id: Some(g.id().to_string()),
@@ -190,15 +152,12 @@ fn explain(m: &Model, d: &Decision) -> Explanation {
             scope: Some(ScopeView::from(&g.scope())),
             reason: None,
         },
-        Decision::Denied(r) => {
-            let _ = m;
-            Explanation {
-                grant_id: None,
-                role_id: None,
-                scope: None,
-                reason: Some(r.as_str().to_owned()),
-            }
-        }
+        Decision::Denied(r) => Explanation {
+            grant_id: None,
+            role_id: None,
+            scope: None,
+            reason: Some(r.as_str().to_owned()),
+        },
     }
 }
 
@@ -217,12 +176,13 @@ pub async fn check(
     Json(r): Json<CheckRequest>,
 ) -> Result<Response, ApiError> {
     let m = super::model_at(&s, r.min_revision).await?;
-    let p = parse(&m, caller.user_id, &r, None)?;
-    let d = authz::check(&m, p.user, p.permission, p.on);
+    let asker = Asker::new(&m, caller.user_id);
+    let q = question(&asker, &r, None)?;
+    let d = authz::answer(&m, &q);
     let body = CheckResponse {
         allowed: d.allowed(),
         revision: m.revision(),
-        explanation: p.explain.then(|| explain(&m, &d)),
+        explanation: r.explain.then(|| explain(&d)),
     };
     Ok(with_revision(
         axum::Json(body).into_response(),
@@ -246,13 +206,14 @@ pub async fn batch(
     }
     let min = b.checks.iter().filter_map(|c| c.min_revision).max();
     let m = super::model_at(&s, min).await?;
+    let asker = Asker::new(&m, caller.user_id);
     let mut results = Vec::with_capacity(b.checks.len());
     for (i, c) in b.checks.iter().enumerate() {
-        let p = parse(&m, caller.user_id, c, Some(i))?;
-        let d = authz::check(&m, p.user, p.permission, p.on);
+        let q = question(&asker, c, Some(i))?;
+        let d = authz::answer(&m, &q);
         results.push(BatchResult {
             allowed: d.allowed(),
-            explanation: p.explain.then(|| explain(&m, &d)),
+            explanation: c.explain.then(|| explain(&d)),
         });
     }
     let body = BatchResponse {
@@ -311,25 +272,10 @@ pub async fn lookup_accounts(
         .user_id
         .parse::<UserId>()
         .map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
-    let home = m
-        .user(user)
-        .map(|u| u.organization_id)
-        .ok_or_else(|| DomainError::not_found("user", user))?;
-    rules::reach(&m, Some(caller.user_id), home, ("user", user.to_string()))?;
-    let permission = m
-        .permission_by_code(Some(home), &b.permission)
-        .or_else(|| {
-            b.permission.parse::<PermissionId>().ok().filter(|p| {
-                m.permission(*p)
-                    .is_some_and(|q| q.organization_id.is_none_or(|o| o == home))
-            })
-        })
-        .ok_or_else(|| ApiError::bad_request("permission", "unknown permission"))?;
+    let asker = Asker::new(&m, caller.user_id);
+    let (user, permission) = asker.lookup_accounts(user, &b.permission)?;
     let mut items: Vec<AccountId> = authz::lookup_accounts(&m, user, permission, after)
-        .filter(|a| {
-            user == caller.user_id
-                || m.holds_over(caller.user_id, perms::authz_check(), &Scope::Account(*a))
-        })
+        .filter(|a| asker.may_ask_on_account(user, *a))
         .take(limit + 1)
         .collect();
     let more = items.len() > limit;
@@ -360,23 +306,11 @@ pub async fn lookup_users(
     let limit = limit(b.limit)?;
     let after = cursor::<UserId>(b.cursor.as_deref())?;
     let m = super::model_at(&s, b.min_revision).await?;
-    let probe = CheckRequest {
-        user_id: caller.user_id.to_string(),
-        permission: b.permission.clone(),
-        account_id: b.account_id.clone(),
-        organization_id: b.organization_id.clone(),
-        min_revision: None,
-        explain: false,
-    };
-    let p = parse(&m, caller.user_id, &probe, None)?;
-    let scope = match p.on {
-        On::Account(a) => Scope::Account(a),
-        On::Organization(o) => Scope::Organization(o),
-    };
-    if !m.holds_over(caller.user_id, perms::authz_check(), &scope) {
-        return Err(DomainError::forbidden("requires `authz:check` over the target").into());
-    }
-    let mut items: Vec<UserId> = authz::lookup_users(&m, p.permission, p.on, after)
+    let on = target(&b.account_id, &b.organization_id, None)?;
+    let asker = Asker::new(&m, caller.user_id);
+    let permission = asker.lookup_users(&b.permission, on)?;
+    let mut items: Vec<UserId> = authz::lookup_users(&m, permission, on, after)
+        .filter(|u| asker.sees_user(*u))
         .take(limit + 1)
         .collect();
     let more = items.len() > limit;
@@ -434,16 +368,9 @@ pub async fn effective_permissions(
 ) -> Result<Response, ApiError> {
     let user: UserId = path_id("id", &user)?;
     let m = super::model_at(&s, q.min_revision).await?;
-    let probe = CheckRequest {
-        user_id: user.to_string(),
-        permission: "authz:check".to_owned(),
-        account_id: q.account_id,
-        organization_id: q.organization_id,
-        min_revision: None,
-        explain: false,
-    };
-    let p = parse(&m, caller.user_id, &probe, None)?;
-    let permissions = authz::effective_permissions(&m, user, p.on)
+    let on = target(&q.account_id, &q.organization_id, None)?;
+    let on = Asker::new(&m, caller.user_id).effective_permissions(user, on)?;
+    let permissions = authz::effective_permissions(&m, user, on)
         .into_iter()
         .map(|(pid, g)| EffectivePermission {
             permission: m
