@@ -1,10 +1,11 @@
 //! Roster's HTTP surfaces: the native `/v1` API and the five vendor
 //! dialects, all over one domain. `router(state)` builds the app;
-//! `serve(listener, router, shutdown)` runs it. The binary and the tests
-//! both go through these two functions.
+//! `serve(listener, router, shutdown)` runs it (`serve_with` takes the
+//! connection bounds too). The binary and the tests both go through these.
 
 pub mod auth;
 pub mod bootstrap;
+pub mod conn;
 pub mod demo;
 pub mod dialects;
 pub mod error;
@@ -15,15 +16,14 @@ pub mod routes;
 pub mod state;
 pub mod writer;
 
+pub use conn::{serve, serve_with, ServeOptions};
 pub use error::ApiError;
 pub use state::{AppState, Config};
 
 use axum::http::{Method, Uri};
 use axum::routing::{get, post};
 use axum::Router;
-use std::future::Future;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -141,18 +141,6 @@ async fn timeout_problem(resp: axum::response::Response) -> axum::response::Resp
         "the request took longer than {} s",
         REQUEST_TIMEOUT.as_secs()
     )))
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight (graceful shutdown).
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 #[cfg(test)]
