@@ -102,6 +102,7 @@ impl YunoError {
             Some("body") | None => msg,
             Some(f) if msg.starts_with("missing field") => format!("{f} is required"),
             Some(f) if msg.starts_with("unknown field") => format!("{f} is not a known field"),
+            Some(f) if msg.starts_with("duplicate key") => format!("{f} is given more than once"),
             Some(f) => format!("{f} {msg}"),
         }
     }
