@@ -1,8 +1,8 @@
 //! Our own body and query extractors, so that every rejection is answered
 //! in the surface's error shape (never axum's plain text) and names the
 //! offending field. Every surface reads its body through [`read_body`] and
-//! parses it through [`parse_json`], so the size bound and the strictness
-//! (duplicate keys) are the same everywhere.
+//! parses it through [`parse_json`], so the bounds (size, time) and the
+//! strictness (duplicate keys) are the same everywhere.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -13,9 +13,16 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, V
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Longest a client may take to send a whole request body, counted from
+/// when the handler starts reading it (the default of
+/// [`crate::Config::body_read_timeout`]). A stalled or too slow client is
+/// answered `408` ([`ApiError::BodyTimeout`]).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether the request declares a JSON body.
 fn is_json(headers: &HeaderMap) -> bool {
@@ -36,8 +43,9 @@ fn is_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-/// Reads the body up to [`BODY_LIMIT`].
-pub async fn read_body(req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
+/// Reads the body up to [`BODY_LIMIT`], within the state's
+/// [`body_read_timeout`](crate::Config::body_read_timeout).
+pub async fn read_body(s: &AppState, req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
     let (parts, body) = req.into_parts();
     if let Some(len) = parts
         .headers
@@ -48,10 +56,13 @@ pub async fn read_body(req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
             return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
         }
     }
-    // The only way reading a body fails for a well-behaved client is the
-    // limit; a broken connection gets the same answer nobody reads.
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+    // A client too slow to send it is answered 408. Otherwise the only way
+    // reading a body fails for a well-behaved client is the limit; a broken
+    // connection gets the same answer nobody reads.
+    let timeout = s.config.body_read_timeout;
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT))
         .await
+        .map_err(|_| ApiError::BodyTimeout(timeout))?
         .map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT))?;
     Ok((parts.headers, bytes))
 }
@@ -225,8 +236,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Reads and parses a JSON body that must be an object, requiring a JSON
 /// content type: the native API's bodies, and the dialects' whose content
 /// type rules are the native ones.
-pub async fn json_object<T: DeserializeOwned>(req: Request) -> Result<T, ApiError> {
-    let (headers, bytes) = read_body(req).await?;
+pub async fn json_object<T: DeserializeOwned>(s: &AppState, req: Request) -> Result<T, ApiError> {
+    let (headers, bytes) = read_body(s, req).await?;
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -245,8 +256,8 @@ pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = ApiError;
-    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
-        json_object(req).await.map(Json)
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        json_object(state, req).await.map(Json)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Slow and stalled clients, through a real socket (SPEC §2.9): they are cut
-//! off in bounded time — while sending headers or not reading the answer —
-//! and none of them keeps `serve` from returning after shutdown. The bounds
-//! are shortened through `ServeOptions`; every `timeout` here is a hang
-//! guard, never a timing assertion.
+//! off in bounded time — while sending headers, a body, or not reading the
+//! answer — a stalled body is `408` in each surface's own error shape and
+//! changes nothing, and none of them keeps `serve` from returning after
+//! shutdown. The bounds are shortened through `ServeOptions` and `Config`;
+//! every `timeout` here is a hang guard, never a timing assertion.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -299,7 +300,11 @@ async fn shutdown_is_not_held_by_a_stalled_client() {
 /// because nothing else holds it.
 #[tokio::test]
 async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
-    each_backend_with(Config::default(), |app| async move {
+    let config = Config {
+        body_read_timeout: LONG,
+        ..Config::default()
+    };
+    each_backend_with(config, |app| async move {
         let server = start(
             &app,
             ServeOptions {
@@ -372,5 +377,223 @@ async fn a_client_that_stops_reading_is_cut_off() {
         answers < REQUESTS,
         "all {REQUESTS} answers were delivered: the stalled connection was kept"
     );
+    server.stop().await;
+}
+
+/// How each surface is asked to read a body that stalls.
+struct Stalled {
+    surface: &'static str,
+    method: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+}
+
+/// (c, d) A body that stops arriving is answered `408` in the surface's own
+/// error shape — the native API and each dialect — the connection is then
+/// closed, and nothing is written.
+#[tokio::test]
+async fn a_stalled_body_is_408_in_each_surfaces_shape_and_changes_nothing() {
+    let config = Config {
+        body_read_timeout: SHORT,
+        ..Config::default()
+    };
+    each_backend_with(config, |app| async move {
+        let server = start(&app, ServeOptions::default()).await;
+        let key = app
+            .post(
+                "/v1/api-keys",
+                &app.owner,
+                json!({ "user_id": app.owner_id, "name": "yuno" }),
+            )
+            .await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        let (key_id, secret) = (key.str("key_id"), key.str("key"));
+        let before = app.audit_count().await;
+        let revision = app.state.engine.revision();
+        let id = uuid::Uuid::new_v4().to_string();
+        let bearer = format!("Bearer {}", app.owner);
+        let cases = [
+            Stalled {
+                surface: "native",
+                method: "POST",
+                path: "/v1/organizations".into(),
+                headers: vec![("Authorization", bearer.clone())],
+            },
+            Stalled {
+                surface: "yuno",
+                method: "PATCH",
+                path: format!("/compat/yuno/v1/organizations/users/{id}/account-permissions"),
+                headers: vec![
+                    ("PUBLIC-API-KEY", key_id.clone()),
+                    ("PRIVATE-SECRET-KEY", secret.clone()),
+                ],
+            },
+            Stalled {
+                surface: "crux",
+                method: "PATCH",
+                path: format!("/compat/crux/organizations/users/permissions/{id}/"),
+                headers: vec![("Authorization", format!("Token {}", app.owner))],
+            },
+            Stalled {
+                surface: "fynn",
+                method: "PUT",
+                path: format!("/compat/fynn/accounts/{id}/role"),
+                headers: vec![("Authorization", bearer.clone())],
+            },
+            Stalled {
+                surface: "softwareone",
+                method: "PUT",
+                path: format!(
+                    "/compat/softwareone/public/v1/accounts/accounts/{}/users/{}",
+                    app.ops_account, app.owner_id
+                ),
+                headers: vec![("Authorization", bearer.clone())],
+            },
+            Stalled {
+                surface: "lexful",
+                method: "PATCH",
+                path: format!("/compat/lexful/v1/users/{}", app.owner_id),
+                headers: vec![
+                    ("Authorization", bearer.clone()),
+                    ("X-Account-ID", app.ops_account.clone()),
+                ],
+            },
+        ];
+        let answers = futures::future::join_all(cases.iter().map(|c| async {
+            let mut s = server.connect().await;
+            let headers: Vec<(&str, &str)> =
+                c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            // 100 bytes announced, 13 sent, then nothing.
+            s.write_all(head(c.method, &c.path, &headers, 100).as_bytes())
+                .await
+                .unwrap();
+            s.write_all(br#"{"name":"Sta"#).await.unwrap();
+            let r = response(&mut s).await;
+            // The rest of the body may still come: the connection is done.
+            assert_eq!(
+                r.header("connection"),
+                Some("close"),
+                "{}: {r:?}",
+                c.surface
+            );
+            let rest = closed(&mut s).await;
+            assert!(rest.is_empty(), "{}", c.surface);
+            r
+        }))
+        .await;
+        for (c, r) in cases.iter().zip(&answers) {
+            let (surface, b) = (c.surface, &r.body);
+            assert_eq!(r.status, 408, "{surface}: {r:?}");
+            let ct = r.header("content-type").unwrap_or_default();
+            let mut members: Vec<&str> = b
+                .as_object()
+                .unwrap_or_else(|| panic!("{surface}: {r:?}"))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            members.sort_unstable();
+            match surface {
+                "native" => {
+                    assert_eq!(ct, "application/problem+json", "{r:?}");
+                    assert_eq!(b["status"], 408, "{r:?}");
+                    assert_eq!(b["error_code"], "request_timeout", "{r:?}");
+                    assert_eq!(b["errors"][0]["field"], "body", "{r:?}");
+                }
+                "yuno" => {
+                    assert_eq!(members, ["code", "messages"], "{r:?}");
+                    assert_eq!(b["code"], "REQUEST_TIMEOUT", "{r:?}");
+                    assert!(b["messages"][0].is_string(), "{r:?}");
+                }
+                "crux" => {
+                    assert_eq!(members, ["detail"], "{r:?}");
+                    assert!(b["detail"].is_string(), "{r:?}");
+                }
+                "fynn" => {
+                    assert_eq!(ct, "application/problem+json", "{r:?}");
+                    assert_eq!(b["status"], 408, "{r:?}");
+                    assert_eq!(b["type"], "/errors/408", "{r:?}");
+                    assert_eq!(b["title"], "An error occurred", "{r:?}");
+                }
+                "softwareone" => {
+                    assert_eq!(ct, "application/json", "{r:?}");
+                    assert_eq!(b["status"], 408, "{r:?}");
+                    assert_eq!(
+                        b["type"], "https://tools.ietf.org/html/rfc9110#section-15.5.9",
+                        "{r:?}"
+                    );
+                    assert!(b["errors"].is_object(), "{r:?}");
+                    assert!(b["traceId"].is_string(), "{r:?}");
+                }
+                "lexful" => {
+                    assert_eq!(
+                        members,
+                        [
+                            "developer_message",
+                            "error_code",
+                            "error_id",
+                            "message",
+                            "status"
+                        ],
+                        "{r:?}"
+                    );
+                    assert_eq!(b["status"], 408, "{r:?}");
+                    assert_eq!(b["error_code"], "request_timeout", "{r:?}");
+                }
+                other => panic!("no shape for {other}"),
+            }
+        }
+        assert_eq!(app.state.engine.revision(), revision);
+        assert_eq!(app.audit_count().await, before);
+        server.stop().await;
+    })
+    .await;
+}
+
+/// The body bound is for the whole body, not between bytes: a body
+/// trickled slowly enough is `408` too, and its write does not happen.
+#[tokio::test]
+async fn a_trickled_body_is_408() {
+    let config = Config {
+        body_read_timeout: SHORT,
+        ..Config::default()
+    };
+    let app = sqlite_app(config).await;
+    let server = start(&app, ServeOptions::default()).await;
+    let revision = app.state.engine.revision();
+    let body = json!({ "name": "Trickled" }).to_string();
+    let bearer = format!("Bearer {}", app.owner);
+    let s = server.connect().await;
+    let (mut rd, mut wr) = s.into_split();
+    let h = head(
+        "POST",
+        "/v1/organizations",
+        &[("Authorization", bearer.as_str())],
+        body.len(),
+    );
+    wr.write_all(h.as_bytes()).await.unwrap();
+    // Stops once the answer starts, so as not to write into a closed
+    // connection (whose reset could discard the answer unread).
+    let (answered, mut stop) = oneshot::channel::<()>();
+    let trickle = tokio::spawn(async move {
+        for b in body.bytes() {
+            if stop.try_recv() != Err(oneshot::error::TryRecvError::Empty)
+                || wr.write_all(&[b]).await.is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(GUARD, rd.read(&mut answer))
+        .await
+        .expect("the server answered")
+        .unwrap();
+    let _ = answered.send(());
+    trickle.await.unwrap();
+    answer.truncate(n);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.state.engine.revision(), revision);
     server.stop().await;
 }

@@ -516,7 +516,7 @@ async fn update_user(
             format!("`{}` is not a UUID", roster_domain::truncate(&raw)),
         )
     })?;
-    let parsed = Parsed::parse(json_object::<UpdateUserIn>(req).await?)?;
+    let parsed = Parsed::parse(json_object::<UpdateUserIn>(&s, req).await?)?;
     let (out, rev) = s
         .writer
         .write(ctx(&caller), move |d| write(d, account, user, &parsed))

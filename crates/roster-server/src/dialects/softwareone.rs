@@ -919,7 +919,7 @@ async fn update_account_user(
 ) -> Result<Response, SoftwareOneError> {
     let caller = caller(&s, req.headers())?;
     let (account, user) = path_ids(path)?;
-    let delta = Delta::parse(json_object::<AccountUserIn>(req).await?)?;
+    let delta = Delta::parse(json_object::<AccountUserIn>(&s, req).await?)?;
     let (w, rev) = s
         .writer
         .write(ctx(&caller), move |d| write(d, account, user, &delta))

@@ -88,6 +88,7 @@ impl YunoError {
             ) => "CONFLICT",
             ApiError::Domain(DomainError::PreconditionFailed { .. }) => "PRECONDITION_FAILED",
             ApiError::PayloadTooLarge(_) => "REQUEST_ENTITY_TOO_LARGE",
+            ApiError::BodyTimeout(_) => "REQUEST_TIMEOUT",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::RevisionNotReached { .. } | ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -278,7 +279,7 @@ async fn update_account_permissions(
     let user: UserId = raw.parse().map_err(|_| {
         ApiError::bad_request("user_id", format!("`{}` is not a UUID", truncate(&raw)))
     })?;
-    let (headers, bytes) = read_body(req).await?;
+    let (headers, bytes) = read_body(&s, req).await?;
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType.into());
     }
