@@ -32,6 +32,10 @@ pub enum ApiError {
     /// The body is over the size limit (413).
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The client did not send the whole body within the time allowed (408):
+    /// a stalled or too slow client. The connection is closed after the answer.
+    #[error("the request body did not arrive within {} s", .0.as_secs_f64())]
+    BodyTimeout(std::time::Duration),
     /// The content type is not JSON (415).
     #[error("expected `Content-Type: application/json`")]
     UnsupportedMediaType,
@@ -79,6 +83,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -96,6 +101,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::BadRequest { .. } => "invalid_input",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::BodyTimeout(_) => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NoRoute(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -120,7 +126,7 @@ impl ApiError {
         self.field().or(match self {
             Self::Domain(DomainError::PreconditionFailed { .. }) => Some("If-Match"),
             Self::Unauthorized(_) => Some("Authorization"),
-            Self::PayloadTooLarge(_) => Some("body"),
+            Self::PayloadTooLarge(_) | Self::BodyTimeout(_) => Some("body"),
             Self::UnsupportedMediaType => Some("Content-Type"),
             _ => None,
         })
@@ -153,9 +159,15 @@ impl ApiError {
     }
 
     /// Adds the headers an error carries on every surface: `Retry-After`
-    /// when a retry may succeed, and on a 401 `WWW-Authenticate` with the
-    /// surface's scheme (`None` for a surface whose document names none).
+    /// when a retry may succeed, on a 401 `WWW-Authenticate` with the
+    /// surface's scheme (`None` for a surface whose document names none),
+    /// and on a 408 `Connection: close` (RFC 9110 §15.5.9: the rest of the
+    /// body may still be on its way, so the connection cannot be reused).
     pub(crate) fn add_headers(&self, resp: &mut Response, auth_scheme: Option<&'static str>) {
+        if matches!(self, Self::BodyTimeout(_)) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(s) = self.retry_after() {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));

@@ -1,16 +1,28 @@
 //! Our own body and query extractors, so that every rejection is answered
 //! in the surface's error shape (never axum's plain text) and names the
-//! offending field.
+//! offending field. Every surface reads its body through [`read_body`] and
+//! parses it through [`parse_json`], so the bounds (size, time) and the
+//! strictness (duplicate keys) are the same everywhere.
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap};
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Longest a client may take to send a whole request body, counted from
+/// when the handler starts reading it (the default of
+/// [`crate::Config::body_read_timeout`]). A stalled or too slow client is
+/// answered `408` ([`ApiError::BodyTimeout`]).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether the request declares a JSON body.
 fn is_json(headers: &HeaderMap) -> bool {
@@ -31,8 +43,9 @@ fn is_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-/// Reads the body up to [`BODY_LIMIT`].
-pub async fn read_body(req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
+/// Reads the body up to [`BODY_LIMIT`], within the state's
+/// [`body_read_timeout`](crate::Config::body_read_timeout).
+pub async fn read_body(s: &AppState, req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
     let (parts, body) = req.into_parts();
     if let Some(len) = parts
         .headers
@@ -43,12 +56,131 @@ pub async fn read_body(req: Request) -> Result<(HeaderMap, Bytes), ApiError> {
             return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
         }
     }
-    // The only way reading a body fails for a well-behaved client is the
-    // limit; a broken connection gets the same answer nobody reads.
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+    // A client too slow to send it is answered 408. Otherwise the only way
+    // reading a body fails for a well-behaved client is the limit; a broken
+    // connection gets the same answer nobody reads.
+    let timeout = s.config.body_read_timeout;
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT))
         .await
+        .map_err(|_| ApiError::BodyTimeout(timeout))?
         .map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT))?;
     Ok((parts.headers, bytes))
+}
+
+/// Walks a JSON value and fails, inside the value, at the first key an
+/// object names twice (so that a path-tracking deserializer names it).
+#[derive(Clone, Copy)]
+struct DistinctKeys;
+
+impl<'de> DeserializeSeed<'de> for DistinctKeys {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DistinctKeys {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A set, not a list: an object with many keys stays linear-ish.
+        let mut seen = BTreeSet::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if seen.contains(&key) {
+                let message = format!("duplicate key `{}`", roster_domain::truncate(&key));
+                return map.next_value_seed(Reject(message));
+            }
+            seen.insert(key);
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the body unless it has escapes (so `"a"`
+/// and `"\u0061"` are the same key).
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+/// Fails with its message in place of a value.
+struct Reject(String);
+
+impl<'de> DeserializeSeed<'de> for Reject {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, _: D) -> Result<(), D::Error> {
+        Err(de::Error::custom(self.0))
+    }
+}
+
+/// A `400` naming the first key an object of the body gives twice, at any
+/// depth (SPEC §2.9). serde's derived structs reject a repeated field, but
+/// maps (`external_ids`, a `serde_json::Value`) would silently keep the
+/// last value; this one check makes every surface and shape strict alike.
+/// Malformed JSON passes: the parser proper names that problem.
+fn reject_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    // The walk's only data error is a repeated key: syntax errors pass.
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match DistinctKeys.deserialize(&mut *de) {
+        Err(e) if e.is_data() => {}
+        _ => return Ok(()),
+    }
+    // Rare: walk again, tracking the path, to name the key.
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let mut track = serde_path_to_error::Track::new();
+    let Err(e) =
+        DistinctKeys.deserialize(serde_path_to_error::Deserializer::new(&mut *de, &mut track))
+    else {
+        return Ok(());
+    };
+    let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+    Err(ApiError::bad_request(
+        roster_domain::truncate(&track.path().to_string()),
+        msg,
+    ))
 }
 
 /// Deserializes JSON, naming the failing field: the path where it failed,
@@ -57,6 +189,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::bad_request("body", "a JSON body is required"));
     }
+    reject_duplicate_keys(bytes)?;
     // Most bodies are valid, and tracking the path costs on every field
     // (a batch of checks has hundreds): parse plainly first, and only when
     // that fails parse again to learn where.
@@ -100,11 +233,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// Reads and parses a JSON body, requiring a JSON content type.
-pub async fn json_body<T: DeserializeOwned>(req: Request) -> Result<T, ApiError> {
-    let (headers, bytes) = read_body(req).await?;
+/// Reads and parses a JSON body that must be an object, requiring a JSON
+/// content type: the native API's bodies, and the dialects' whose content
+/// type rules are the native ones.
+pub async fn json_object<T: DeserializeOwned>(s: &AppState, req: Request) -> Result<T, ApiError> {
+    let (headers, bytes) = read_body(s, req).await?;
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType);
+    }
+    // serde would also accept an array for a struct and blame its first
+    // element.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::bad_request("body", "expected a JSON object"));
     }
     parse_json(&bytes)
 }
@@ -115,18 +256,8 @@ pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = ApiError;
-    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
-        let (headers, bytes) = read_body(req).await?;
-        if !is_json(&headers) {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        // Every native body is an object; serde would also accept an array
-        // for a struct and blame its first element.
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-        if first.is_some_and(|b| *b != b'{') {
-            return Err(ApiError::bad_request("body", "expected a JSON object"));
-        }
-        parse_json(&bytes).map(Json)
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        json_object(state, req).await.map(Json)
     }
 }
 
@@ -183,4 +314,63 @@ pub fn path_id<T: std::str::FromStr>(param: &'static str, raw: &str) -> Result<T
             format!("`{}` is not a UUID", roster_domain::truncate(raw)),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The field and message of a 400.
+    fn rejected<T: DeserializeOwned + fmt::Debug>(body: &str) -> (String, String) {
+        match parse_json::<T>(body.as_bytes()) {
+            Err(ApiError::BadRequest { field, message }) => (field, message),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only parsed")]
+    struct Patch {
+        name: Option<String>,
+        settings: Option<BTreeMap<String, serde_json::Value>>,
+        items: Option<Vec<BTreeMap<String, u32>>>,
+    }
+
+    #[test]
+    fn duplicate_keys_are_named_at_any_depth() {
+        for (body, field, key) in [
+            (r#"{"name":"a","name":"b"}"#, "name", "name"),
+            (r#"{"settings":{"tz":"a","tz":"b"}}"#, "settings.tz", "tz"),
+            (
+                r#"{"settings":{"x":{"y":[{"z":1,"z":1}]}}}"#,
+                "settings.x.y[0].z",
+                "z",
+            ),
+            (
+                r#"{"items":[{"a":1},{"a":1,"b":2,"a":3}]}"#,
+                "items[1].a",
+                "a",
+            ),
+            // The same key, spelled with an escape.
+            (r#"{"name":"a","n\u0061me":"b"}"#, "name", "name"),
+        ] {
+            for (f, m) in [rejected::<Patch>(body), rejected::<serde_json::Value>(body)] {
+                assert_eq!(f, field, "{body}");
+                assert_eq!(m, format!("duplicate key `{key}`"), "{body}");
+            }
+        }
+    }
+
+    #[test]
+    fn distinct_keys_and_malformed_json_are_left_to_the_parser() {
+        assert!(parse_json::<Patch>(br#"{"name":"a","settings":{"name":"a"}}"#).is_ok());
+        assert!(parse_json::<serde_json::Value>(br#"[{"a":1},{"a":1}]"#).is_ok());
+        let (field, message) = rejected::<Patch>(r#"{"name":"a","settings":"#);
+        assert_eq!(field, "body", "{message}");
+        let (field, message) = rejected::<Patch>(r#"{"name":1}"#);
+        assert_eq!(field, "name", "{message}");
+    }
 }

@@ -1,10 +1,11 @@
 //! Roster's HTTP surfaces: the native `/v1` API and the five vendor
 //! dialects, all over one domain. `router(state)` builds the app;
-//! `serve(listener, router, shutdown)` runs it. The binary and the tests
-//! both go through these two functions.
+//! `serve(listener, router, shutdown)` runs it (`serve_with` takes the
+//! connection bounds too). The binary and the tests both go through these.
 
 pub mod auth;
 pub mod bootstrap;
+pub mod conn;
 pub mod demo;
 pub mod dialects;
 pub mod error;
@@ -15,17 +16,18 @@ pub mod routes;
 pub mod state;
 pub mod writer;
 
+pub use conn::{serve, serve_with, ServeOptions};
 pub use error::ApiError;
 pub use state::{AppState, Config};
 
+use axum::extract::Request;
 use axum::http::{Method, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::future::Future;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 async fn no_route(uri: Uri) -> ApiError {
@@ -36,8 +38,7 @@ async fn method_not_allowed(_m: Method) -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send>) -> axum::response::Response {
-    use axum::response::IntoResponse;
+fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
     ApiError::Internal("handler panicked".into()).into_response()
 }
 
@@ -117,11 +118,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(axum::middleware::map_response(timeout_problem))
+        .layer(axum::middleware::from_fn(request_timeout))
         .layer(axum::middleware::from_fn(request::context))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -130,40 +127,35 @@ pub fn router(state: AppState) -> Router {
 /// How long a request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The timeout layer answers a bare `408`; no handler answers 408, so every
-/// one is that timeout: answer it as the server's own failure to finish in
-/// time (`503`, `Retry-After`), with a problem document like every error.
-async fn timeout_problem(resp: axum::response::Response) -> axum::response::Response {
-    if resp.status() != axum::http::StatusCode::REQUEST_TIMEOUT {
-        return resp;
+/// Bounds a request to [`REQUEST_TIMEOUT`]. A request that takes longer is
+/// the server's own failure to finish in time (a slow client is answered
+/// `408` by the body reader first, see [`extract::read_body`]): `503` with
+/// `Retry-After` and a problem document like every error.
+async fn request_timeout(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => timed_out(),
     }
-    axum::response::IntoResponse::into_response(ApiError::Unavailable(format!(
-        "the request took longer than {} s",
-        REQUEST_TIMEOUT.as_secs()
-    )))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight (graceful shutdown).
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+/// The answer to a request over [`REQUEST_TIMEOUT`].
+fn timed_out() -> Response {
+    ApiError::Unavailable(format!(
+        "the request took longer than {} s",
+        REQUEST_TIMEOUT.as_secs()
+    ))
+    .into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::{header, StatusCode};
-    use axum::response::IntoResponse;
+    use tower::ServiceExt;
 
     #[tokio::test]
     async fn a_timeout_is_a_problem_document_with_retry_after() {
-        let timed_out = timeout_problem(StatusCode::REQUEST_TIMEOUT.into_response()).await;
+        let timed_out = timed_out();
         assert_eq!(timed_out.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             timed_out
@@ -187,7 +179,19 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&body)
         );
-        let ok = timeout_problem(StatusCode::NO_CONTENT.into_response()).await;
-        assert_eq!(ok.status(), StatusCode::NO_CONTENT, "others pass through");
+    }
+
+    /// A handler's own `408` (a client too slow to send its body) is not
+    /// mistaken for the request timeout.
+    #[tokio::test]
+    async fn a_handlers_408_passes_through() {
+        let app = Router::new()
+            .route("/", get(|| async { StatusCode::REQUEST_TIMEOUT }))
+            .layer(axum::middleware::from_fn(request_timeout));
+        let resp = app
+            .oneshot(Request::new(axum::body::Body::empty()))
+            .await
+            .map(|r| r.status());
+        assert_eq!(resp.ok(), Some(StatusCode::REQUEST_TIMEOUT));
     }
 }

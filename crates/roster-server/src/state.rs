@@ -16,6 +16,9 @@ pub struct Config {
     pub max_revision_wait: Duration,
     /// How often replicas poll the change log when no notification arrives.
     pub follow_interval: Duration,
+    /// Longest a client may take to send a request body
+    /// ([`crate::extract::BODY_READ_TIMEOUT`] by default); slower is `408`.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Config {
@@ -23,6 +26,7 @@ impl Default for Config {
         Self {
             max_revision_wait: Duration::from_secs(5),
             follow_interval: Duration::from_millis(500),
+            body_read_timeout: crate::extract::BODY_READ_TIMEOUT,
         }
     }
 }

@@ -779,3 +779,55 @@ async fn bad_input_gets_error_responses() {
     })
     .await;
 }
+
+/// SPEC §2.9: a key given twice is a `400` naming it (never "the last one
+/// wins"), wherever it is, and nothing is applied.
+#[tokio::test]
+async fn duplicate_keys_are_400_naming_the_key() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let path = url(&a.target);
+        let bearer = format!("Bearer {}", a.org_admin.1);
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("x-account-id", a.acc_a1.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let before = app.audit_count().await;
+        let revision = app.state.engine.revision();
+        let scopes = format!(r#"["{}"]"#, a.acc_a1);
+        for (body, field) in [
+            (
+                r#"{"first_name":"A","first_name":"B"}"#.to_owned(),
+                "first_name",
+            ),
+            (
+                format!(r#"{{"role":"viewer","account_scopes":{scopes},"role":"admin"}}"#),
+                "role",
+            ),
+            // Nested: Lexful's schema has no nested objects, but a repeated
+            // key is named before the value's type is looked at, at any depth.
+            (
+                r#"{"first_name":"A","account_scopes":[{"id":"x","id":"y"}]}"#.to_owned(),
+                "account_scopes[0].id",
+            ),
+        ] {
+            let r = patch_raw(&app, &headers, &path, body.clone().into_bytes()).await;
+            assert_error(&r, StatusCode::BAD_REQUEST, Some(&format!("`{field}`")));
+            assert_eq!(r.body["error_code"], "invalid_input", "{body}: {}", r.body);
+            assert!(
+                r.body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("duplicate key"),
+                "{body}: {}",
+                r.body
+            );
+        }
+        assert_eq!(app.state.engine.revision(), revision);
+        assert_eq!(app.audit_count().await, before);
+        assert_eq!(native_user(&app, &a.target).await["first_name"], "Test");
+        assert_eq!(grants(&app, &a.target).await, vec![]);
+    })
+    .await;
+}

@@ -797,3 +797,74 @@ async fn a_platform_operator_cannot_switch_off_the_global_operator() {
     })
     .await;
 }
+
+/// SPEC §2.9: a key given twice, at the top or nested at any depth, is a
+/// `400` naming it (never "the last one wins"), and nothing is applied.
+#[tokio::test]
+async fn duplicate_keys_are_400_naming_the_key() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target, tok) = (&c.a.acc_a1, &c.a.target, &c.operator.1);
+        let path = url(acc, target);
+        let before = app.audit_count().await;
+        let revision = app.state.engine.revision();
+        for (body, field, key) in [
+            (
+                r#"{"firstName":"A","firstName":"B"}"#,
+                "firstName",
+                "firstName",
+            ),
+            (
+                r#"{"lastName":"L","settings":{"timeZone":"UTC","timeZone":"CET"}}"#,
+                "settings.timeZone",
+                "timeZone",
+            ),
+            (
+                r#"{"settings":{"numberFormat":{"groupSeparator":".","groupSeparator":","}}}"#,
+                "settings.numberFormat.groupSeparator",
+                "groupSeparator",
+            ),
+            (
+                r#"{"groups":[{"id":"a"},{"id":"b","name":"b","id":"c"}]}"#,
+                "groups[1].id",
+                "id",
+            ),
+            // Read-only members are parsed too, and just as strictly.
+            (
+                r#"{"firstName":"A","audit":{"created":{"at":null,"at":null}}}"#,
+                "audit.created.at",
+                "at",
+            ),
+        ] {
+            let r = put_raw(
+                &app,
+                Some(tok),
+                &path,
+                Some("application/json"),
+                body.as_bytes().to_vec(),
+            )
+            .await;
+            assert_problem(&r, StatusCode::BAD_REQUEST, Some(field));
+            let msg = r.body["errors"][field][0].as_str().unwrap_or_default();
+            assert!(msg.contains(&format!("`{key}`")), "{body}: {}", r.body);
+            assert!(
+                r.body["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(field),
+                "{body}: {}",
+                r.body
+            );
+        }
+        assert_eq!(app.state.engine.revision(), revision);
+        assert_eq!(app.audit_count().await, before);
+        let u = native_user(&app, target).await;
+        assert_eq!(
+            (u["first_name"].as_str(), u["last_name"].as_str()),
+            (Some("Test"), Some("User"))
+        );
+        assert!(u["settings"].is_null(), "{u}");
+        assert_eq!(membership(&app, acc, target).await["groups"], json!([]));
+    })
+    .await;
+}

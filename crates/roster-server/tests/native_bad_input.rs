@@ -216,6 +216,13 @@ async fn malformed_and_invalid_bodies() {
             Case::new("wrong type in map", Method::PATCH, &target, &owner, 400, Some("external_ids.crm"))
                 .json(json!({"external_ids": {"crm": 7}}))
                 .watch(&target),
+            // SPEC §2.9: the last one never silently wins, in a struct or a map.
+            Case::new("duplicate key", Method::PATCH, &target, &owner, 400, Some("first_name"))
+                .raw_json(br#"{"first_name": "A", "first_name": "B"}"#.to_vec())
+                .watch(&target),
+            Case::new("duplicate key in a map", Method::PATCH, &target, &owner, 400, Some("external_ids.crm"))
+                .raw_json(br#"{"external_ids": {"crm": "a", "crm": "b"}}"#.to_vec())
+                .watch(&target),
             Case::new("null for a required field", Method::POST, "/v1/users", &owner, 400, Some("email"))
                 .json(json!({"organization_id": org, "email": null}))
                 .watch(&users_of_a),

@@ -228,7 +228,7 @@ async fn add_user_permissions(
     let user: UserId = raw
         .parse()
         .map_err(|_| DomainError::not_found("user", truncate(&raw)))?;
-    let (headers, bytes) = read_body(req).await?;
+    let (headers, bytes) = read_body(&s, req).await?;
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType.into());
     }

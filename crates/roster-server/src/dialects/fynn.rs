@@ -266,7 +266,7 @@ async fn update_account_role(
     let membership: MembershipId = raw
         .parse()
         .map_err(|_| DomainError::not_found("account", truncate(&raw)))?;
-    let (headers, bytes) = read_body(req).await?;
+    let (headers, bytes) = read_body(&s, req).await?;
     if !accepted_content_type(&headers) {
         return Err(ApiError::UnsupportedMediaType.into());
     }

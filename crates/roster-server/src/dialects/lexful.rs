@@ -14,7 +14,7 @@
 
 use crate::auth::{authenticate, scheme_token, Caller};
 use crate::error::ApiError;
-use crate::extract::{json_body, parse_json};
+use crate::extract::json_object;
 use crate::request::RequestInfo;
 use crate::routes::{ctx, double_option, views::ts, REVISION_HEADER};
 use crate::state::AppState;
@@ -502,14 +502,6 @@ fn caller(s: &AppState, headers: &HeaderMap) -> Result<(Caller, AccountId), ApiE
     Ok((caller, account))
 }
 
-/// Reads a JSON body that must be an object (serde would also accept an
-/// array for a struct), then parses it naming the failing field.
-async fn object_body<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, ApiError> {
-    let map = json_body::<serde_json::Map<String, serde_json::Value>>(req).await?;
-    let bytes = serde_json::to_vec(&map).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    parse_json(&bytes)
-}
-
 /// `PATCH /v1/users/{id}`.
 async fn update_user(
     State(s): State<AppState>,
@@ -524,7 +516,7 @@ async fn update_user(
             format!("`{}` is not a UUID", roster_domain::truncate(&raw)),
         )
     })?;
-    let parsed = Parsed::parse(object_body::<UpdateUserIn>(req).await?)?;
+    let parsed = Parsed::parse(json_object::<UpdateUserIn>(&s, req).await?)?;
     let (out, rev) = s
         .writer
         .write(ctx(&caller), move |d| write(d, account, user, &parsed))
@@ -538,6 +530,7 @@ async fn update_user(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::parse_json;
 
     #[test]
     fn roles_are_builtin_and_ordered() {

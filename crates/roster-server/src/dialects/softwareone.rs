@@ -18,7 +18,7 @@
 
 use crate::auth::{authenticate, scheme_token, Caller};
 use crate::error::ApiError;
-use crate::extract::{json_body, parse_json};
+use crate::extract::json_object;
 use crate::request::RequestInfo;
 use crate::routes::{ctx, views::ts, REVISION_HEADER};
 use crate::state::AppState;
@@ -911,14 +911,6 @@ fn path_ids(
     Ok((account_id, user_id))
 }
 
-/// Reads a JSON body that must be an object (serde would also accept an
-/// array for a struct), then parses it naming the failing field.
-async fn object_body<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, ApiError> {
-    let map = json_body::<serde_json::Map<String, serde_json::Value>>(req).await?;
-    let bytes = serde_json::to_vec(&map).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    parse_json(&bytes)
-}
-
 /// `PUT /public/v1/accounts/accounts/{accountId}/users/{userId}`.
 async fn update_account_user(
     State(s): State<AppState>,
@@ -927,7 +919,7 @@ async fn update_account_user(
 ) -> Result<Response, SoftwareOneError> {
     let caller = caller(&s, req.headers())?;
     let (account, user) = path_ids(path)?;
-    let delta = Delta::parse(object_body::<AccountUserIn>(req).await?)?;
+    let delta = Delta::parse(json_object::<AccountUserIn>(&s, req).await?)?;
     let (w, rev) = s
         .writer
         .write(ctx(&caller), move |d| write(d, account, user, &delta))
@@ -948,6 +940,7 @@ async fn update_account_user(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::parse_json;
 
     #[test]
     fn camel_fields() {

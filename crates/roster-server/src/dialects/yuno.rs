@@ -88,6 +88,7 @@ impl YunoError {
             ) => "CONFLICT",
             ApiError::Domain(DomainError::PreconditionFailed { .. }) => "PRECONDITION_FAILED",
             ApiError::PayloadTooLarge(_) => "REQUEST_ENTITY_TOO_LARGE",
+            ApiError::BodyTimeout(_) => "REQUEST_TIMEOUT",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::RevisionNotReached { .. } | ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -102,6 +103,7 @@ impl YunoError {
             Some("body") | None => msg,
             Some(f) if msg.starts_with("missing field") => format!("{f} is required"),
             Some(f) if msg.starts_with("unknown field") => format!("{f} is not a known field"),
+            Some(f) if msg.starts_with("duplicate key") => format!("{f} is given more than once"),
             Some(f) => format!("{f} {msg}"),
         }
     }
@@ -277,7 +279,7 @@ async fn update_account_permissions(
     let user: UserId = raw.parse().map_err(|_| {
         ApiError::bad_request("user_id", format!("`{}` is not a UUID", truncate(&raw)))
     })?;
-    let (headers, bytes) = read_body(req).await?;
+    let (headers, bytes) = read_body(&s, req).await?;
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType.into());
     }

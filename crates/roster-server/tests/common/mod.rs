@@ -62,11 +62,14 @@ pub struct TestApp {
 impl TestApp {
     /// A bootstrapped app on `db`.
     pub async fn new(db: TestDatabase) -> Self {
+        Self::with_config(db, Config::default()).await
+    }
+
+    /// A bootstrapped app on `db` with `config`.
+    pub async fn with_config(db: TestDatabase, config: Config) -> Self {
         let store = db.open().await.expect("open store");
         store.migrate().await.expect("migrate");
-        let state = AppState::start(store, Config::default())
-            .await
-            .expect("start");
+        let state = AppState::start(store, config).await.expect("start");
         let b = bootstrap::bootstrap(&state, "Test Org", "owner@test.example")
             .await
             .expect("bootstrap");
@@ -342,9 +345,18 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    each_backend_with(Config::default(), f).await;
+}
+
+/// [`each_backend`] with an app started with `config`.
+pub async fn each_backend_with<F, Fut>(config: Config, f: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     for db in test_databases().await {
         let backend = db.backend;
         eprintln!("-- backend: {backend}");
-        f(TestApp::new(db).await).await;
+        f(TestApp::with_config(db, config.clone()).await).await;
     }
 }
