@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Runs schemathesis against every dialect's OpenAPI fragment in
 # crates/roster-server/tests/fragments/ with the demo data set's valid
-# credentials, and fails on any server error or any response that breaks the
-# documented schema.
+# credentials, then against the native API's own `/openapi.json` as the
+# bootstrap owner, and fails on any server error or any response that breaks
+# the documented schema.
 #
-#   scripts/schemathesis.sh [--base-url URL] [--database URL] [--max-examples N] [VENDOR ...]
+#   scripts/schemathesis.sh [--base-url URL] [--database URL] [--owner-key KEY]
+#                           [--max-examples N] [TARGET ...]
 #
 # Without --base-url it builds `roster` (or takes $ROSTER_BIN), serves
 # `--demo` on a free loopback port (on --database, default a fresh SQLite
-# file in a temporary directory) and stops it afterwards. With --base-url the
-# server there must have been started with --demo. VENDOR limits the run to
-# those fragments.
+# file in a temporary directory), takes the owner's API key from what the
+# first start prints, and stops the server afterwards. With --base-url the
+# server there must have been started with --demo, and the native run needs
+# the owner's key (--owner-key or $ROSTER_OWNER_KEY). A TARGET is a
+# fragment's vendor or `native`; without one, every fragment then native.
+#
+# The native run goes last: it is destructive (the owner may delete what it
+# reaches). It also checks that every status the API answers is declared
+# (status_code_conformance) and that schemathesis tested every operation.
 #
 # scripts/schemathesis.toml makes most generated ids those of the demo data
 # set, so that requests reach real objects. schemathesis is taken from
@@ -39,16 +47,21 @@ CHECKS="not_a_server_error,response_schema_conformance,content_type_conformance,
 EXCLUDED_CHECKS='
 '
 
+# The native API declares every status it answers: check that too.
+NATIVE_CHECKS="$CHECKS,status_code_conformance"
+
 BASE_URL=""
 DATABASE=""
+OWNER_KEY="${ROSTER_OWNER_KEY:-}"
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-100}"
 VENDORS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --base-url) BASE_URL="${2:?--base-url needs a value}"; shift 2 ;;
     --database) DATABASE="${2:?--database needs a value}"; shift 2 ;;
+    --owner-key) OWNER_KEY="${2:?--owner-key needs a value}"; shift 2 ;;
     --max-examples) MAX_EXAMPLES="${2:?--max-examples needs a value}"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) VENDORS+=("$1"); shift ;;
   esac
@@ -104,15 +117,21 @@ if [ -z "$BASE_URL" ]; then
     sleep 0.2
   done
   curl -fsS "$BASE_URL/readyz" >/dev/null || { echo "roster serve did not get ready" >&2; cat "$TMP/server.log" >&2; exit 1; }
+  # Printed once, on the first start of an empty database (crates/roster/src/main.rs).
+  OWNER_KEY="$(sed -n 's/^Owner API key (shown once, keep it): //p' "$TMP/server.log" | head -1)"
 fi
 BASE_URL="${BASE_URL%/}"
+
+selected() {
+  [ ${#VENDORS[@]} -eq 0 ] || [[ " ${VENDORS[*]} " == *" $1 "* ]]
+}
 
 # --- one run per fragment ----------------------------------------------------
 failed=()
 ran=0
 for fragment in "$FRAGMENTS"/*.json; do
   vendor="$(basename "$fragment" .json)"
-  if [ ${#VENDORS[@]} -gt 0 ] && [[ ! " ${VENDORS[*]} " == *" $vendor "* ]]; then
+  if ! selected "$vendor"; then
     continue
   fi
   line="$(printf '%s\n' "$DIALECTS" | awk -v v="$vendor" '$1 == v')"
@@ -145,17 +164,50 @@ for fragment in "$FRAGMENTS"/*.json; do
   fi
 done
 
+# --- the native API, as the owner ---------------------------------------------
+if selected native; then
+  echo "== native: $BASE_URL/openapi.json (checks: $NATIVE_CHECKS)" >&2
+  ran=$((ran + 1))
+  started=$SECONDS
+  if [ -z "$OWNER_KEY" ]; then
+    echo "no owner key for the native run: pass --owner-key or set ROSTER_OWNER_KEY" >&2
+    failed+=("native")
+  elif ! "$ST" --config-file scripts/schemathesis.toml run "$BASE_URL/openapi.json" \
+      -H "Authorization: Bearer $OWNER_KEY" \
+      --checks "$NATIVE_CHECKS" \
+      --max-examples "$MAX_EXAMPLES" \
+      --seed 1 \
+      --workers 1 \
+      --suppress-health-check all \
+      --output-truncate false \
+      --report json --report-json-path "$TMP/native.json"; then
+    failed+=("native")
+  # Every operation of the document generated for and tested.
+  elif ! python3 - "$TMP/native.json" <<'PY'
+import json, sys
+ops = json.load(open(sys.argv[1]))["operations"]
+untested = ops["total"] - ops["tested"]
+if untested or ops["errored"] or ops["skipped"]:
+    sys.exit(f"native: {untested} operation(s) untested, {ops['errored']} errored, {ops['skipped']} skipped: {ops}")
+print(f"native: all {ops['tested']} operations tested", file=sys.stderr)
+PY
+  then
+    failed+=("native")
+  fi
+  echo "native: $((SECONDS - started)) s" >&2
+fi
+
 if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "roster serve died during the run:" >&2
   cat "$TMP/server.log" >&2
   failed+=("server")
 fi
 if [ "$ran" -eq 0 ]; then
-  echo "no fragment was tested" >&2
+  echo "nothing was tested" >&2
   exit 1
 fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "schemathesis failed for: ${failed[*]}" >&2
   exit 1
 fi
-echo "schemathesis: $ran fragment(s) passed" >&2
+echo "schemathesis: $ran run(s) passed" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: every crate's tests (on SQLite, and on PostgreSQL
-# when ROSTER_TEST_DATABASE_URL is set), then schemathesis against each
-# dialect's OpenAPI fragment on a running `roster serve --demo`.
+# when ROSTER_TEST_DATABASE_URL is set), the native OpenAPI document against
+# the OpenAPI 3.1 schema, then schemathesis against each dialect's OpenAPI
+# fragment and the native `/openapi.json` on a running `roster serve --demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ fi
 # roster-bench has no tests (it is benches only; clippy in .ci/run checks it),
 # so it is left out rather than compiling cedar-policy and casbin for nothing.
 cargo test --workspace --exclude roster-bench --locked
+
+# The tests keep the snapshot equal to the served /openapi.json.
+scripts/openapi_validate.sh
 
 if [ "${ROSTER_SKIP_SCHEMATHESIS:-}" = "1" ]; then
   echo "note: ROSTER_SKIP_SCHEMATHESIS=1; schemathesis skipped" >&2

@@ -1,7 +1,7 @@
 //! `/v1/organizations/{id}/accounts` and `/v1/accounts/{id}`.
 
 use super::organizations::PageQuery;
-use super::views::AccountView;
+use super::views::{account_status, account_type, new_account_status, AccountView};
 use super::{ctx, cursor, if_match, limit, no_content, non_null, object, page, Page, ReadOnly};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -21,10 +21,10 @@ use utoipa::ToSchema;
 pub struct CreateAccount {
     /// 1..200 characters.
     pub name: String,
-    /// `client`, `vendor` or `operations`.
     #[serde(rename = "type")]
+    #[schema(schema_with = account_type)]
     pub kind: String,
-    /// `active` (default) or `disabled`.
+    #[schema(schema_with = new_account_status)]
     pub status: Option<String>,
 }
 
@@ -38,10 +38,10 @@ pub struct UpdateAccount {
     #[schema(nullable = false)]
     pub name: Option<String>,
     #[serde(default, rename = "type", deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(schema_with = account_type)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(schema_with = account_status)]
     pub status: Option<String>,
     // Read-only fields of `AccountView`, ignored.
     #[serde(default, rename = "id")]
@@ -62,8 +62,20 @@ pub struct UpdateAccount {
 }
 
 /// Create an account (`accounts:write` over the organization's accounts).
-#[utoipa::path(post, path = "/v1/organizations/{id}/accounts", request_body = CreateAccount, tag = "accounts",
-    responses((status = 201, body = AccountView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/organizations/{id}/accounts",
+    operation_id = "create_account",
+    tag = "accounts",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id.")),
+    request_body = CreateAccount,
+    responses(
+        (status = 201, body = AccountView, description = "The account."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem),
+    )
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -95,8 +107,17 @@ pub async fn create(
 }
 
 /// List the accounts of an organization the caller may read.
-#[utoipa::path(get, path = "/v1/organizations/{id}/accounts", params(PageQuery), tag = "accounts",
-    responses((status = 200, body = Page<AccountView>), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/organizations/{id}/accounts",
+    operation_id = "list_accounts",
+    tag = "accounts",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id."), PageQuery),
+    responses(
+        (status = 200, body = Page<AccountView>, description = "A page of accounts."),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -118,8 +139,18 @@ pub async fn list(
 }
 
 /// Read an account.
-#[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts",
-    responses((status = 200, body = AccountView), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}",
+    operation_id = "get_account",
+    tag = "accounts",
+    params(("id" = uuid::Uuid, Path, description = "The account's id.")),
+    responses(
+        (status = 200, body = AccountView, description = "The account."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
@@ -138,8 +169,20 @@ pub async fn get(
 }
 
 /// Update an account (partial; `If-Match` honoured).
-#[utoipa::path(patch, path = "/v1/accounts/{id}", request_body = UpdateAccount, tag = "accounts",
-    responses((status = 200, body = AccountView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{id}",
+    operation_id = "update_account",
+    tag = "accounts",
+    params(("id" = uuid::Uuid, Path, description = "The account's id.")),
+    request_body = UpdateAccount,
+    responses(
+        (status = 200, body = AccountView, description = "The account."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -181,8 +224,19 @@ pub async fn update(
 }
 
 /// Delete an account, its memberships and the grants scoped to it.
-#[utoipa::path(delete, path = "/v1/accounts/{id}", tag = "accounts",
-    responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{id}",
+    operation_id = "delete_account",
+    tag = "accounts",
+    params(("id" = uuid::Uuid, Path, description = "The account's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,

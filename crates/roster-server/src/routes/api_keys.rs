@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// The user the key acts as (yourself, or a user you hold `api_keys:write` for).
+    #[schema(value_type = uuid::Uuid)]
     pub user_id: String,
     pub name: String,
     /// RFC 3339; must be in the future.
@@ -29,8 +30,19 @@ pub struct CreateApiKey {
 }
 
 /// Create an API key; the secret `key` is in this response only.
-#[utoipa::path(post, path = "/v1/api-keys", request_body = CreateApiKey, tag = "api-keys",
-    responses((status = 201, body = ApiKeyView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    operation_id = "create_api_key",
+    tag = "api-keys",
+    request_body = CreateApiKey,
+    responses(
+        (status = 201, body = ApiKeyView, description = "The key, with its secret `key`."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "A key id collision; retry."),
+    )
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -72,8 +84,16 @@ pub async fn create(
 }
 
 /// List the keys the caller manages (never their secrets), by id.
-#[utoipa::path(get, path = "/v1/api-keys", params(PageQuery), tag = "api-keys",
-    responses((status = 200, body = Page<ApiKeyView>), (status = 400, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    operation_id = "list_api_keys",
+    tag = "api-keys",
+    params(PageQuery),
+    responses(
+        (status = 200, body = Page<ApiKeyView>, description = "A page of keys."),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -92,8 +112,18 @@ pub async fn list(
 }
 
 /// Revoke a key (idempotent).
-#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys",
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    operation_id = "revoke_api_key",
+    tag = "api-keys",
+    params(("id" = uuid::Uuid, Path, description = "The key's id (not its public `key_id`).")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn revoke(
     State(s): State<AppState>,
     caller: Caller,

@@ -14,21 +14,39 @@ use serde::Deserialize;
 
 /// Query of `GET /v1/audit-events`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// Only events of this actor.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub actor_id: Option<String>,
+    /// Only events about this object.
     pub target_id: Option<String>,
+    /// Only events of this organization.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub organization_id: Option<String>,
     /// Only events with a greater `seq`.
     pub after: Option<i64>,
+    /// 1..1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor` (same as `after`).
     pub cursor: Option<String>,
 }
 
 /// Audit events the caller may read (`audit:read` over their organization), by `seq`.
-#[utoipa::path(get, path = "/v1/audit-events", params(AuditQuery), tag = "audit",
-    responses((status = 200, body = Page<AuditEventView>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/audit-events",
+    operation_id = "list_audit_events",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, body = Page<AuditEventView>, description = "A page of events."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,

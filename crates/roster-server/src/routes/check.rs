@@ -26,12 +26,15 @@ pub const MAX_BATCH: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The user asked about.
+    #[schema(value_type = uuid::Uuid)]
     pub user_id: String,
     /// A permission code (e.g. `invoices:approve`) or id.
     pub permission: String,
     /// The account asked about (or give `organization_id`).
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub account_id: Option<String>,
     /// The organization asked about (or give `account_id`).
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub organization_id: Option<String>,
     /// Answer at a revision at least this high (waits a bounded time, else 503).
     pub min_revision: Option<u64>,
@@ -168,8 +171,19 @@ fn with_revision(mut resp: Response, rev: Revision) -> Response {
 }
 
 /// May user U do P on the target?
-#[utoipa::path(post, path = "/v1/check", request_body = CheckRequest, tag = "authz",
-    responses((status = 200, body = CheckResponse), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/check",
+    operation_id = "check",
+    tag = "authz",
+    request_body = CheckRequest,
+    responses(
+        (status = 200, body = CheckResponse, description = "The decision."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "The revision asked for is committed but not yet reached; retry after `Retry-After`."),
+    )
+)]
 pub async fn check(
     State(s): State<AppState>,
     caller: Caller,
@@ -191,8 +205,19 @@ pub async fn check(
 }
 
 /// Many checks at one revision, answered in order.
-#[utoipa::path(post, path = "/v1/check/batch", request_body = BatchRequest, tag = "authz",
-    responses((status = 200, body = BatchResponse), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/check/batch",
+    operation_id = "batch",
+    tag = "authz",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, body = BatchResponse, description = "The decisions, in request order."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "The revision asked for is committed but not yet reached; retry after `Retry-After`."),
+    )
+)]
 pub async fn batch(
     State(s): State<AppState>,
     caller: Caller,
@@ -230,9 +255,12 @@ pub async fn batch(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupAccounts {
+    #[schema(value_type = uuid::Uuid)]
     pub user_id: String,
     pub permission: String,
     pub min_revision: Option<u64>,
+    /// 1..1000, default 100.
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -242,9 +270,13 @@ pub struct LookupAccounts {
 #[serde(deny_unknown_fields)]
 pub struct LookupUsers {
     pub permission: String,
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub account_id: Option<String>,
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub organization_id: Option<String>,
     pub min_revision: Option<u64>,
+    /// 1..1000, default 100.
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -258,8 +290,18 @@ pub struct LookupPage {
 }
 
 /// Accounts where the user may do the permission (among those the caller may check).
-#[utoipa::path(post, path = "/v1/lookup/accounts", request_body = LookupAccounts, tag = "authz",
-    responses((status = 200, body = LookupPage), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/lookup/accounts",
+    operation_id = "lookup_accounts",
+    tag = "authz",
+    request_body = LookupAccounts,
+    responses(
+        (status = 200, body = LookupPage, description = "A page of account ids."),
+        (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "The revision asked for is committed but not yet reached; retry after `Retry-After`."),
+    )
+)]
 pub async fn lookup_accounts(
     State(s): State<AppState>,
     caller: Caller,
@@ -296,8 +338,19 @@ pub async fn lookup_accounts(
 }
 
 /// Users who may do the permission on the account or organization.
-#[utoipa::path(post, path = "/v1/lookup/users", request_body = LookupUsers, tag = "authz",
-    responses((status = 200, body = LookupPage), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/lookup/users",
+    operation_id = "lookup_users",
+    tag = "authz",
+    request_body = LookupUsers,
+    responses(
+        (status = 200, body = LookupPage, description = "A page of user ids."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "The revision asked for is committed but not yet reached; retry after `Retry-After`."),
+    )
+)]
 pub async fn lookup_users(
     State(s): State<AppState>,
     caller: Caller,
@@ -332,10 +385,16 @@ pub async fn lookup_users(
 
 /// Query of effective permissions.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EffectiveQuery {
+    /// The account asked about (or give `organization_id`).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub account_id: Option<String>,
+    /// The organization asked about (or give `account_id`).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub organization_id: Option<String>,
+    /// Answer at a revision at least this high.
     pub min_revision: Option<u64>,
 }
 
@@ -358,8 +417,19 @@ pub struct EffectivePermissions {
 }
 
 /// Every permission the user holds on the account (or organization).
-#[utoipa::path(get, path = "/v1/users/{id}/effective-permissions", params(EffectiveQuery), tag = "authz",
-    responses((status = 200, body = EffectivePermissions), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/effective-permissions",
+    operation_id = "effective_permissions",
+    tag = "authz",
+    params(("id" = uuid::Uuid, Path, description = "The user's id."), EffectiveQuery),
+    responses(
+        (status = 200, body = EffectivePermissions, description = "The permissions and the grants that give them."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "The revision asked for is committed but not yet reached; retry after `Retry-After`."),
+    )
+)]
 pub async fn effective_permissions(
     State(s): State<AppState>,
     caller: Caller,

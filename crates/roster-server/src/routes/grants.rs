@@ -26,8 +26,18 @@ pub struct CreateGrant {
 }
 
 /// List a user's grants visible to the caller, by id.
-#[utoipa::path(get, path = "/v1/users/{id}/grants", params(PageQuery), tag = "grants",
-    responses((status = 200, body = Page<GrantView>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/grants",
+    operation_id = "list_grants",
+    tag = "grants",
+    params(("id" = uuid::Uuid, Path, description = "The user's id."), PageQuery),
+    responses(
+        (status = 200, body = Page<GrantView>, description = "A page of grants."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -48,9 +58,20 @@ pub async fn list(
 }
 
 /// Grant a role or a permission at a scope (escalation, self and tenant guards apply).
-#[utoipa::path(post, path = "/v1/users/{id}/grants", request_body = CreateGrant, tag = "grants",
-    responses((status = 201, body = GrantView), (status = 200, description = "an identical grant exists", body = GrantView),
-        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/users/{id}/grants",
+    operation_id = "create_grant",
+    tag = "grants",
+    params(("id" = uuid::Uuid, Path, description = "The user's id.")),
+    request_body = CreateGrant,
+    responses(
+        (status = 201, body = GrantView, description = "The grant."),
+        (status = 200, description = "An identical grant exists.", body = GrantView),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -111,8 +132,19 @@ pub async fn create(
 }
 
 /// Remove a grant (escalation, self and lockout guards apply).
-#[utoipa::path(delete, path = "/v1/users/{id}/grants/{grant_id}", tag = "grants",
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}/grants/{grant_id}",
+    operation_id = "delete_grant",
+    tag = "grants",
+    params(("id" = uuid::Uuid, Path, description = "The user's id."), ("grant_id" = uuid::Uuid, Path, description = "The grant's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The deletion would leave an organization without an administrator (lockout guard)."),
+    )
+)]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,

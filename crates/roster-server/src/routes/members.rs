@@ -1,7 +1,7 @@
 //! `/v1/accounts/{id}/members`.
 
 use super::organizations::PageQuery;
-use super::views::MembershipView;
+use super::views::{new_user_status, MembershipView};
 use super::{ctx, cursor, limit, no_content, object, page, Page};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -20,16 +20,29 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
     /// A user of the account's organization.
+    #[schema(value_type = uuid::Uuid)]
     pub user_id: String,
-    /// `active` (default), `invited` or `disabled`.
+    #[schema(schema_with = new_user_status)]
     pub status: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
 }
 
 /// Add a user to an account (`users:write` over the account).
-#[utoipa::path(post, path = "/v1/accounts/{id}/members", request_body = AddMember, tag = "members",
-    responses((status = 201, body = MembershipView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{id}/members",
+    operation_id = "add_member",
+    tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The account's id.")),
+    request_body = AddMember,
+    responses(
+        (status = 201, body = MembershipView, description = "The membership."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The user is a member already."),
+    )
+)]
 pub async fn add(
     State(s): State<AppState>,
     caller: Caller,
@@ -64,8 +77,18 @@ pub async fn add(
 }
 
 /// List the members of an account.
-#[utoipa::path(get, path = "/v1/accounts/{id}/members", params(PageQuery), tag = "members",
-    responses((status = 200, body = Page<MembershipView>), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/members",
+    operation_id = "list_members",
+    tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The account's id."), PageQuery),
+    responses(
+        (status = 200, body = Page<MembershipView>, description = "A page of memberships."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -87,8 +110,18 @@ pub async fn list(
 }
 
 /// Remove a user from an account.
-#[utoipa::path(delete, path = "/v1/accounts/{id}/members/{user_id}", tag = "members",
-    responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{id}/members/{user_id}",
+    operation_id = "remove_member",
+    tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The account's id."), ("user_id" = uuid::Uuid, Path, description = "The member's user id.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn remove(
     State(s): State<AppState>,
     caller: Caller,

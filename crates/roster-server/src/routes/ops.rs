@@ -1,6 +1,6 @@
 //! Operations endpoints: liveness and readiness.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 use axum::extract::State;
 use serde::Serialize;
@@ -16,7 +16,14 @@ pub struct Health {
 }
 
 /// Liveness: the process answers (no database round trip).
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    security(),
+    responses((status = 200, body = Health, description = "The process answers."))
+)]
 pub async fn healthz(State(s): State<AppState>) -> axum::Json<Health> {
     axum::Json(Health {
         status: "ok",
@@ -25,7 +32,17 @@ pub async fn healthz(State(s): State<AppState>) -> axum::Json<Health> {
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503)))]
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    security(),
+    responses(
+        (status = 200, body = Health, description = "The database answers."),
+        (status = 503, body = Problem, description = "The database does not answer."),
+    )
+)]
 pub async fn readyz(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
     s.store
         .ping()

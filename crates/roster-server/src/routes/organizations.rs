@@ -53,17 +53,29 @@ pub struct UpdateOrganization {
 
 /// Query of list endpoints with only paging.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1..1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
 /// Create an organization (requires `organizations:write` at `global`).
-#[utoipa::path(post, path = "/v1/organizations", request_body = CreateOrganization, tag = "organizations",
-    responses((status = 201, body = OrganizationView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/organizations",
+    operation_id = "create_organization",
+    tag = "organizations",
+    request_body = CreateOrganization,
+    responses(
+        (status = 201, body = OrganizationView, description = "The organization."),
+        (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "The slug is taken."),
+    )
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -93,8 +105,16 @@ pub async fn create(
 }
 
 /// List the organizations the caller can reach.
-#[utoipa::path(get, path = "/v1/organizations", params(PageQuery), tag = "organizations",
-    responses((status = 200, body = Page<OrganizationView>), (status = 400, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/organizations",
+    operation_id = "list_organizations",
+    tag = "organizations",
+    params(PageQuery),
+    responses(
+        (status = 200, body = Page<OrganizationView>, description = "A page of organizations."),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -126,8 +146,18 @@ pub async fn list(
 }
 
 /// Read an organization.
-#[utoipa::path(get, path = "/v1/organizations/{id}", tag = "organizations",
-    responses((status = 200, body = OrganizationView), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/organizations/{id}",
+    operation_id = "get_organization",
+    tag = "organizations",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id.")),
+    responses(
+        (status = 200, body = OrganizationView, description = "The organization."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
@@ -146,8 +176,21 @@ pub async fn get(
 }
 
 /// Update an organization (partial; `If-Match` honoured).
-#[utoipa::path(patch, path = "/v1/organizations/{id}", request_body = UpdateOrganization, tag = "organizations",
-    responses((status = 200, body = OrganizationView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(
+    patch,
+    path = "/v1/organizations/{id}",
+    operation_id = "update_organization",
+    tag = "organizations",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id.")),
+    request_body = UpdateOrganization,
+    responses(
+        (status = 200, body = OrganizationView, description = "The organization."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The slug is taken."),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -184,8 +227,20 @@ pub async fn update(
 }
 
 /// Delete an empty organization.
-#[utoipa::path(delete, path = "/v1/organizations/{id}", tag = "organizations",
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/organizations/{id}",
+    operation_id = "delete_organization",
+    tag = "organizations",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The organization still has accounts or users."),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,

@@ -80,8 +80,16 @@ fn check_len(field: &str, v: &[String]) -> Result<(), ApiError> {
 }
 
 /// List the permission catalogue (built-ins and the custom permissions of reachable organizations), by id.
-#[utoipa::path(get, path = "/v1/permissions", params(PageQuery), tag = "roles",
-    responses((status = 200, body = Page<PermissionView>), (status = 400, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/permissions",
+    operation_id = "list_permissions",
+    tag = "roles",
+    params(PageQuery),
+    responses(
+        (status = 200, body = Page<PermissionView>, description = "A page of permissions."),
+    )
+)]
 pub async fn list_permissions(
     State(s): State<AppState>,
     caller: Caller,
@@ -124,8 +132,20 @@ impl std::fmt::Display for RoleCursor {
 }
 
 /// Add a custom permission to an organization (`roles:write`).
-#[utoipa::path(post, path = "/v1/organizations/{id}/permissions", request_body = CreatePermission, tag = "roles",
-    responses((status = 201, body = PermissionView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/organizations/{id}/permissions",
+    operation_id = "create_permission",
+    tag = "roles",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id.")),
+    request_body = CreatePermission,
+    responses(
+        (status = 201, body = PermissionView, description = "The permission."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The code is taken."),
+    )
+)]
 pub async fn create_permission(
     State(s): State<AppState>,
     caller: Caller,
@@ -154,8 +174,18 @@ pub async fn create_permission(
 }
 
 /// List the roles usable in an organization (built-ins, read-only, then custom; each by id).
-#[utoipa::path(get, path = "/v1/organizations/{id}/roles", params(PageQuery), tag = "roles",
-    responses((status = 200, body = Page<RoleView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/organizations/{id}/roles",
+    operation_id = "list_roles",
+    tag = "roles",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id."), PageQuery),
+    responses(
+        (status = 200, body = Page<RoleView>, description = "A page of roles."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -179,8 +209,20 @@ pub async fn list(
 }
 
 /// Create a custom role (`roles:write`; you must hold each of its permissions).
-#[utoipa::path(post, path = "/v1/organizations/{id}/roles", request_body = CreateRole, tag = "roles",
-    responses((status = 201, body = RoleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/organizations/{id}/roles",
+    operation_id = "create_role",
+    tag = "roles",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id.")),
+    request_body = CreateRole,
+    responses(
+        (status = 201, body = RoleView, description = "The role."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The id is taken."),
+    )
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -219,8 +261,18 @@ pub async fn create(
 }
 
 /// Read a role.
-#[utoipa::path(get, path = "/v1/organizations/{id}/roles/{role_id}", tag = "roles",
-    responses((status = 200, body = RoleView), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/organizations/{id}/roles/{role_id}",
+    operation_id = "get_role",
+    tag = "roles",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id."), ("role_id" = String, Path, description = "The role's id, a slug (a built-in such as `admin`, or a custom role's).")),
+    responses(
+        (status = 200, body = RoleView, description = "The role."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
@@ -240,8 +292,21 @@ pub async fn get(
 }
 
 /// Update a custom role.
-#[utoipa::path(patch, path = "/v1/organizations/{id}/roles/{role_id}", request_body = UpdateRole, tag = "roles",
-    responses((status = 200, body = RoleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(
+    patch,
+    path = "/v1/organizations/{id}/roles/{role_id}",
+    operation_id = "update_role",
+    tag = "roles",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id."), ("role_id" = String, Path, description = "The role's id, a slug (a built-in such as `admin`, or a custom role's).")),
+    request_body = UpdateRole,
+    responses(
+        (status = 200, body = RoleView, description = "The role."),
+        (status = 403, body = Problem, description = "A built-in role (read-only), or a missing permission or the escalation guard."),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The change would leave an organization without an administrator (lockout guard)."),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -296,8 +361,20 @@ pub async fn update(
 }
 
 /// Delete a custom role no grant uses.
-#[utoipa::path(delete, path = "/v1/organizations/{id}/roles/{role_id}", tag = "roles",
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/organizations/{id}/roles/{role_id}",
+    operation_id = "delete_role",
+    tag = "roles",
+    params(("id" = uuid::Uuid, Path, description = "The organization's id."), ("role_id" = String, Path, description = "The role's id, a slug (a built-in such as `admin`, or a custom role's).")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, body = Problem, description = "A built-in role (read-only), or a missing permission."),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "A grant still uses the role."),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,

@@ -1,6 +1,6 @@
 //! `/v1/users`.
 
-use super::views::{PhoneView, SettingsView, UserView};
+use super::views::{new_user_status, user_status, PhoneView, SettingsView, UserView};
 use super::{
     ctx, cursor, double_option, if_match, limit, no_content, non_null, object, page, Page, ReadOnly,
 };
@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Home organization.
+    #[schema(value_type = uuid::Uuid)]
     pub organization_id: String,
     /// Unique (case-insensitive), at most 255 characters.
     pub email: String,
@@ -33,7 +34,7 @@ pub struct CreateUser {
     pub settings: Option<SettingsView>,
     #[serde(default)]
     pub external_ids: BTreeMap<String, String>,
-    /// `active` (default), `invited` or `disabled`.
+    #[schema(schema_with = new_user_status)]
     pub status: Option<String>,
 }
 
@@ -64,7 +65,7 @@ pub struct UpdateUser {
     /// Replaces the map (`{}` clears it).
     pub external_ids: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(schema_with = user_status)]
     pub status: Option<String>,
     // Read-only fields of `UserView`, ignored.
     #[serde(default, rename = "id")]
@@ -95,12 +96,21 @@ pub struct UpdateUser {
 
 /// Query of `GET /v1/users`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsers {
+    /// Only users of this organization (their home).
+    #[param(value_type = Option<uuid::Uuid>)]
     pub organization_id: Option<String>,
+    /// Only members of this account.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub account_id: Option<String>,
+    /// Only the user with this email (case-insensitive).
     pub email: Option<String>,
+    /// 1..1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
@@ -111,8 +121,19 @@ fn opt_name(field: &str, v: Option<String>) -> Result<Option<PersonName>, ApiErr
 }
 
 /// Create a user (`users:write` over the organization).
-#[utoipa::path(post, path = "/v1/users", request_body = CreateUser, tag = "users",
-    responses((status = 201, body = UserView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    operation_id = "create_user",
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, body = UserView, description = "The user."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The email is taken."),
+    )
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -149,8 +170,17 @@ pub async fn create(
 }
 
 /// List users the caller may read (filters: `organization_id`, `account_id`, `email`).
-#[utoipa::path(get, path = "/v1/users", params(ListUsers), tag = "users",
-    responses((status = 200, body = Page<UserView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    operation_id = "list_users",
+    tag = "users",
+    params(ListUsers),
+    responses(
+        (status = 200, body = Page<UserView>, description = "A page of users."),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -183,8 +213,18 @@ pub async fn list(
 }
 
 /// Read a user.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "users",
-    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}",
+    operation_id = "get_user",
+    tag = "users",
+    params(("id" = uuid::Uuid, Path, description = "The user's id.")),
+    responses(
+        (status = 200, body = UserView, description = "The user."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+    )
+)]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
@@ -203,8 +243,21 @@ pub async fn get(
 }
 
 /// Update a user (partial; users may edit their own profile fields).
-#[utoipa::path(patch, path = "/v1/users/{id}", request_body = UpdateUser, tag = "users",
-    responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}",
+    operation_id = "update_user",
+    tag = "users",
+    params(("id" = uuid::Uuid, Path, description = "The user's id.")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, body = UserView, description = "The user."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The email is taken, or the change would leave an organization without an administrator (lockout guard)."),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -249,8 +302,20 @@ pub async fn update(
 }
 
 /// Soft-delete a user.
-#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users",
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}",
+    operation_id = "delete_user",
+    tag = "users",
+    params(("id" = uuid::Uuid, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The deletion would leave an organization without an administrator (lockout guard)."),
+        (status = 412, body = Problem),
+    )
+)]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,

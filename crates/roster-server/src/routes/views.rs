@@ -5,12 +5,72 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// RFC 3339 text of a timestamp.
 pub fn ts(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A string schema of exactly `values` (what the matching domain parser
+/// accepts; it is case-sensitive), and `null` when `nullable` (an optional
+/// field of a request body, where `null` is taken as absent). For
+/// `#[schema(schema_with = ..)]`.
+fn closed(values: &[&str], nullable: bool, description: &str) -> Object {
+    let ty = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::new(Type::String)
+    };
+    let mut enum_values: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
+    if nullable {
+        enum_values.push(serde_json::Value::Null);
+    }
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .enum_values(Some(enum_values))
+        .description(Some(description))
+        .build()
+}
+
+const SCOPE_TYPES: [&str; 4] = ["global", "organization", "accounts", "account"];
+const ACCOUNT_TYPES: [&str; 3] = ["client", "vendor", "operations"];
+const ACCOUNT_STATUSES: [&str; 2] = ["active", "disabled"];
+const USER_STATUSES: [&str; 3] = ["active", "invited", "disabled"];
+
+/// Schema of a scope's `type`.
+pub fn scope_type() -> Object {
+    closed(
+        &SCOPE_TYPES,
+        false,
+        "`global`, `organization`, `accounts` or `account`.",
+    )
+}
+/// Schema of an account's `type`.
+pub fn account_type() -> Object {
+    closed(&ACCOUNT_TYPES, false, "`client`, `vendor` or `operations`.")
+}
+/// Schema of an account's `status`.
+pub fn account_status() -> Object {
+    closed(&ACCOUNT_STATUSES, false, "`active` or `disabled`.")
+}
+/// Schema of an account's `status` on creation.
+pub fn new_account_status() -> Object {
+    closed(&ACCOUNT_STATUSES, true, "`active` (default) or `disabled`.")
+}
+/// Schema of a user's or a membership's `status`.
+pub fn user_status() -> Object {
+    closed(&USER_STATUSES, false, "`active`, `invited` or `disabled`.")
+}
+/// Schema of a user's or a membership's `status` on creation.
+pub fn new_user_status() -> Object {
+    closed(
+        &USER_STATUSES,
+        true,
+        "`active` (default), `invited` or `disabled`.",
+    )
 }
 
 fn ots(t: Option<OffsetDateTime>) -> Option<String> {
@@ -47,10 +107,10 @@ pub struct AccountView {
     pub id: Uuid,
     pub organization_id: Uuid,
     pub name: String,
-    /// `client`, `vendor` or `operations`.
     #[serde(rename = "type")]
+    #[schema(schema_with = account_type)]
     pub kind: String,
-    /// `active` or `disabled`.
+    #[schema(schema_with = account_status)]
     pub status: String,
     pub revision: u64,
     pub created_at: String,
@@ -158,7 +218,7 @@ pub struct UserView {
     pub phone: Option<PhoneView>,
     pub settings: Option<SettingsView>,
     pub external_ids: BTreeMap<String, String>,
-    /// `active`, `invited` or `disabled`.
+    #[schema(schema_with = user_status)]
     pub status: String,
     pub created_at: String,
     pub created_by: Option<Uuid>,
@@ -196,7 +256,7 @@ pub struct MembershipView {
     pub id: Uuid,
     pub user_id: Uuid,
     pub account_id: Uuid,
-    /// `invited`, `active` or `disabled`.
+    #[schema(schema_with = user_status)]
     pub status: String,
     pub groups: Vec<String>,
     pub invited_at: Option<String>,
@@ -285,11 +345,12 @@ impl RoleView {
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeView {
-    /// `global`, `organization`, `accounts` or `account`.
     #[serde(rename = "type")]
+    #[schema(schema_with = scope_type)]
     pub kind: String,
     /// The organization (for `organization`, `accounts`) or account id; absent for `global`.
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub id: Option<String>,
 }
 
@@ -424,9 +485,11 @@ pub struct AuditEventView {
     pub target_id: String,
     pub organization_id: Option<Uuid>,
     pub account_id: Option<Uuid>,
-    #[schema(value_type = Object)]
+    /// The object before the change; `null` for a creation.
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    /// The object after the change; `null` for a deletion.
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
     pub revision: u64,
