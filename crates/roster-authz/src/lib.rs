@@ -9,11 +9,10 @@
 use arc_swap::ArcSwap;
 use roster_domain::model::GrantRef;
 use roster_domain::ops::Question;
-pub use roster_domain::On;
 use roster_domain::{
-    AccountId, AccountStatus, Grant, Model, OrganizationId, PermissionId, Revision, Scope, Target,
-    UserId,
+    AccountId, Grant, Model, OrganizationId, PermissionId, Revision, Scope, UserId,
 };
+pub use roster_domain::{DenyReason, On};
 use std::sync::Arc;
 
 /// The published model, swapped atomically as revisions commit.
@@ -54,34 +53,6 @@ impl Engine {
     }
 }
 
-/// Why a check was denied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DenyReason {
-    /// No such user.
-    UnknownUser,
-    /// The user is invited, disabled or deleted.
-    UserInactive,
-    /// No such account.
-    UnknownAccount,
-    /// The account is disabled.
-    AccountDisabled,
-    /// No grant of the user gives the permission at a covering scope.
-    NoGrant,
-}
-
-impl DenyReason {
-    /// Wire code.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::UnknownUser => "unknown_user",
-            Self::UserInactive => "user_inactive",
-            Self::UnknownAccount => "unknown_account",
-            Self::AccountDisabled => "account_disabled",
-            Self::NoGrant => "no_grant",
-        }
-    }
-}
-
 /// The outcome of one check, borrowing from the model it was answered on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision<'m> {
@@ -99,37 +70,13 @@ impl Decision<'_> {
     }
 }
 
-/// Answers one check (SPEC §2.1), explaining it.
-///
-/// Cost: a hash probe for the user, one for the account, one for the
-/// permission, then a scan of that user's compiled grants (a bit test and a
-/// scope comparison each). No allocation, no lock, no role look-up.
+/// Answers one check (SPEC §2.1), explaining it: the domain's one
+/// evaluator ([`Model::evaluate`]), as a [`Decision`].
 #[inline]
 pub fn check(model: &Model, user: UserId, permission: PermissionId, on: On) -> Decision<'_> {
-    // The three look-ups are independent: made before any of their results
-    // is used, their cache misses overlap instead of queueing (on a large
-    // data set a check is memory latency, not instructions).
-    let holder = model.holder(user);
-    let account = match on {
-        On::Account(a) => model.account_state(a),
-        On::Organization(_) => None,
-    };
-    let p = model.permission_index(permission);
-    let Some(h) = holder else {
-        return Decision::Denied(DenyReason::UnknownUser);
-    };
-    if !h.is_effective() {
-        return Decision::Denied(DenyReason::UserInactive);
-    }
-    let target = match (on, account) {
-        (On::Organization(o), _) => Target::Organization(o),
-        (On::Account(a), Some((o, AccountStatus::Active))) => Target::Account(o, a),
-        (On::Account(_), Some(_)) => return Decision::Denied(DenyReason::AccountDisabled),
-        (On::Account(_), None) => return Decision::Denied(DenyReason::UnknownAccount),
-    };
-    match p.and_then(|p| h.first_grant(p, &target)) {
-        Some(g) => Decision::Allowed(g),
-        None => Decision::Denied(DenyReason::NoGrant),
+    match model.evaluate(user, permission, on) {
+        Ok(g) => Decision::Allowed(g),
+        Err(r) => Decision::Denied(r),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The domain's one error type. Every surface renders it in its own shape;
-//! the variant decides the status (documented on each variant).
+//! the server maps each variant to a status (documented on each variant).
 
 use thiserror::Error;
 
@@ -114,16 +114,6 @@ impl DomainError {
             Self::Lockout { .. } => "lockout",
             Self::PreconditionFailed { .. } => "precondition_failed",
             Self::StaleRevision { .. } => "stale_revision",
-        }
-    }
-    /// The HTTP status the native surface answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Invalid { .. } => 400,
-            Self::NotFound { .. } => 404,
-            Self::Forbidden { .. } | Self::SelfChange { .. } => 403,
-            Self::Conflict { .. } | Self::Lockout { .. } | Self::StaleRevision { .. } => 409,
-            Self::PreconditionFailed { .. } => 412,
         }
     }
 }

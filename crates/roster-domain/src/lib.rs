@@ -17,6 +17,6 @@ pub use draft::{AuditDraft, Context, Draft, Outcome};
 pub use entity::*;
 pub use error::DomainError;
 pub use ids::*;
-pub use model::{Change, GrantKey, Model};
+pub use model::{Change, DenyReason, GrantKey, Model};
 pub use scope::{On, Scope, Target};
 pub use values::*;

@@ -3,6 +3,7 @@
 //! Native routes and every dialect call these same functions.
 
 mod account;
+mod account_user;
 mod api_key;
 mod asking;
 mod grant;
@@ -12,6 +13,7 @@ mod role;
 mod user;
 
 pub use account::*;
+pub use account_user::*;
 pub use api_key::*;
 pub use asking::*;
 pub use grant::*;

@@ -61,6 +61,21 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The status of a domain error: the one place a rule's outcome becomes
+/// HTTP (dialects that document other statuses, such as Fynn's 422 for the
+/// self guard, map from this).
+pub fn domain_status(e: &DomainError) -> StatusCode {
+    match e {
+        DomainError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
+        DomainError::Forbidden { .. } | DomainError::SelfChange { .. } => StatusCode::FORBIDDEN,
+        DomainError::Conflict { .. }
+        | DomainError::Lockout { .. }
+        | DomainError::StaleRevision { .. } => StatusCode::CONFLICT,
+        DomainError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::Internal(Box::new(e))
@@ -79,7 +94,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Domain(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Domain(e) => domain_status(e),
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,9 +2,8 @@
 //! below `/compat/softwareone`, a delta update of an *account user* (the
 //! user's profile plus its membership in the account), answered with the
 //! full `AccountUser` of the seed's schema and errors as RFC 9457
-//! ProblemDetails with an `errors` map. A translator only: who may do what
-//! is decided by `ops::authorize_user_update(.., UserAdmin::PlatformOperator)`
-//! and the other domain operations it calls.
+//! ProblemDetails with an `errors` map. A translator only: the write is one
+//! domain call, `ops::update_account_user`, which decides who may do what.
 //!
 //! Mapping (see `docs/dialects/softwareone.md`):
 //! - `email`, `firstName`, `lastName`, `phone`, `settings` → the user's profile;
@@ -28,14 +27,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
-use roster_domain::ops::{self, MembershipPatch, Precondition, UserAdmin, UserPatch};
+use roster_domain::ops::{self, MembershipPatch, UserPatch};
 use roster_domain::{
-    Account, AccountId, AccountStatus, AccountType, AuditEvent, DomainError, Email, Membership,
+    AccountId, AccountStatus, AccountType, AuditEvent, DomainError, Email, Membership,
     MembershipStatus, Model, NumberFormat, PersonName, Phone, Settings, User, UserId,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// The endpoint, below the dialect's base URL.
@@ -665,66 +663,23 @@ impl Delta {
             status: None,
         }
     }
-
-    /// Whether only profile fields (which users may edit themselves) change.
-    fn is_profile_only(&self) -> bool {
-        self.membership.status.is_none() && self.membership.groups.is_none()
-    }
 }
 
-/// The revision of an account user: the later of its user's and its
-/// membership's.
-fn account_user_revision(u: &User, m: &Membership) -> u64 {
-    u.revision.max(m.revision)
-}
-
-/// What the write hands back for rendering.
-#[derive(Debug, Clone)]
-struct Written {
-    user: Arc<User>,
-    membership: Arc<Membership>,
-    account: Arc<Account>,
-}
-
-/// The write: look up, authorize, check the revision, apply both patches.
+/// The write: one domain call, the account user's delta update.
 fn write(
     d: &mut roster_domain::Draft<'_>,
     account: AccountId,
     user: UserId,
     delta: &Delta,
-) -> Result<Written, DomainError> {
-    let before = ops::live_user(d, user)?;
-    let acc = d
-        .model()
-        .account(account)
-        .cloned()
-        .ok_or_else(|| DomainError::not_found("account", account))?;
-    d.reach(acc.organization_id, ("account", account.to_string()))?;
-    let m = d
-        .model()
-        .membership_of(user, account)
-        .cloned()
-        .ok_or_else(|| DomainError::not_found("user", user))?;
-    ops::authorize_user_update(
+) -> Result<ops::AccountUser, DomainError> {
+    ops::update_account_user(
         d,
-        &before,
-        delta.is_profile_only(),
-        UserAdmin::PlatformOperator,
-    )?;
-    // The account user is one object made of two entities; its revision is
-    // checked as a whole, then neither part is checked again.
-    Precondition {
-        if_match: None,
-        body_revision: delta.revision,
-    }
-    .check(account_user_revision(&before, &m))?;
-    let after = ops::apply_user_patch(d, &before, delta.user_patch(&before), Precondition::NONE)?;
-    let m = ops::apply_membership_patch(d, &m, delta.membership.clone(), Precondition::NONE)?;
-    Ok(Written {
-        user: after,
-        membership: m,
-        account: acc,
-    })
+        account,
+        user,
+        delta.revision,
+        |current| delta.user_patch(current),
+        delta.membership.clone(),
+    )
 }
 
 // ----- response ---------------------------------------------------------------
@@ -802,12 +757,12 @@ fn audit(
 /// Renders the full `AccountUser`.
 fn render(
     model: &Model,
-    w: &Written,
+    w: &ops::AccountUser,
     membership_events: &[AuditEvent],
     user_events: &[AuditEvent],
 ) -> AccountUser {
     let (u, m, a) = (&*w.user, &*w.membership, &*w.account);
-    let revision = i64::try_from(account_user_revision(u, m)).unwrap_or(i64::MAX);
+    let revision = i64::try_from(w.revision()).unwrap_or(i64::MAX);
     AccountUser {
         id: u.id.to_string(),
         audit: audit(model, m, membership_events, user_events),
