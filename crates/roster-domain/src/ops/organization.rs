@@ -108,6 +108,30 @@ pub fn get_organization(
     Ok(org)
 }
 
+/// The organizations the actor may read (reaches, and holds
+/// `organizations:read` over), in id order after `after`, at most `limit`.
+pub fn list_organizations(
+    d: &Draft<'_>,
+    after: Option<OrganizationId>,
+    limit: usize,
+) -> Vec<Arc<Organization>> {
+    let m = d.model();
+    m.organizations_after(after)
+        .filter(|o| {
+            d.actor_id()
+                .is_none_or(|a| crate::rules::can_reach(m, a, o.id))
+                && crate::rules::may(
+                    m,
+                    d.actor_id(),
+                    perms::organizations_read(),
+                    &Scope::Organization(o.id),
+                )
+        })
+        .take(limit)
+        .cloned()
+        .collect()
+}
+
 /// Changes to an organization; absent fields are left alone.
 #[derive(Clone, Debug, Default)]
 pub struct OrganizationPatch {

@@ -237,6 +237,17 @@ pub struct UserPatch {
 }
 
 impl UserPatch {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.phone.is_none()
+            && self.settings.is_none()
+            && self.external_ids.is_none()
+            && self.status.is_none()
+    }
+
     /// Whether only profile fields (which users may edit themselves) are set.
     pub fn is_profile_only(&self) -> bool {
         self.status.is_none() && self.external_ids.is_none()

@@ -24,7 +24,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::patch;
 use axum::Router;
-use roster_domain::ops::{self, Precondition, UserAdmin, UserPatch};
+use roster_domain::ops::{self, UserPatch};
 use roster_domain::{
     AccountId, DomainError, Draft, Email, GrantTarget, Model, OrganizationId, PersonName, RoleId,
     RoleKey, Scope, User, UserId,
@@ -268,11 +268,6 @@ impl Parsed {
         })
     }
 
-    fn changes_profile(&self) -> bool {
-        let p = &self.patch;
-        p.email.is_some() || p.first_name.is_some() || p.last_name.is_some()
-    }
-
     fn changes_grants(&self) -> bool {
         self.role.is_some() || self.account_scopes.is_some() || self.organization_scopes.is_some()
     }
@@ -413,73 +408,61 @@ fn render(
     }
 }
 
-/// The write: resolve the acting account and the user, validate the scopes,
-/// then apply the profile patch and the grants as one change.
+/// What a request's role and scope lists mean for `user` in `org`, read
+/// against its grants now (Lexful's reading): an absent list keeps the
+/// user's current scopes of that kind, an absent role its current role.
+/// `None` when the request changes no grant.
+fn wanted_access(
+    p: &Parsed,
+    model: &Model,
+    user: &User,
+    org: OrganizationId,
+) -> Result<Option<ops::WantedAccess>, DomainError> {
+    if !p.changes_grants() {
+        return Ok(None);
+    }
+    let current = view(model, user.id, org);
+    let account_scopes = p.account_scopes.as_deref().unwrap_or_default();
+    let organization_scopes = p.organization_scopes.as_deref().unwrap_or_default();
+    let mut wanted = scopes(model, org, account_scopes, organization_scopes)?;
+    for s in &current.scopes {
+        let keep = match s {
+            Scope::Global | Scope::Organization(_) => p.organization_scopes.is_none(),
+            Scope::Accounts(_) | Scope::Account(_) => p.account_scopes.is_none(),
+        };
+        if keep && !wanted.contains(s) {
+            wanted.push(*s);
+        }
+    }
+    let role = match (&p.role, &current.role) {
+        (Some(r), _) => r.clone(),
+        (None, Some((_, r))) => r.clone(),
+        (None, None) => {
+            return Err(DomainError::invalid(
+                "role",
+                "required: the user has no role in this organization yet",
+            ))
+        }
+    };
+    if p.account_scopes.is_none() && p.organization_scopes.is_none() && wanted.is_empty() {
+        return Err(DomainError::invalid(
+            "account_scopes",
+            "required: the user has no scopes in this organization yet; send `account_scopes` or `organization_scopes`",
+        ));
+    }
+    Ok(Some((role, wanted)))
+}
+
+/// The write: one domain call (profile, then role and scopes), rendered.
 fn write(
     d: &mut Draft<'_>,
     account: AccountId,
     user: UserId,
     p: &Parsed,
 ) -> Result<UserOut, DomainError> {
-    let org = d
-        .model()
-        .account_org(account)
-        .ok_or_else(|| DomainError::not_found("account", account))?;
-    d.reach(org, ("account", account.to_string()))?;
-    let before = ops::get_user(d, user)?;
-    if before.organization_id != org {
-        return Err(DomainError::not_found("user", user));
-    }
-    let grants = if p.changes_grants() {
-        let current = view(d.model(), user, org);
-        let account_scopes: Vec<Entry> = match &p.account_scopes {
-            Some(e) => e.clone(),
-            None => Vec::new(),
-        };
-        let organization_scopes: Vec<Entry> = match &p.organization_scopes {
-            Some(e) => e.clone(),
-            None => Vec::new(),
-        };
-        let mut wanted = scopes(d.model(), org, &account_scopes, &organization_scopes)?;
-        // An absent list keeps the user's current scopes of that kind.
-        for s in &current.scopes {
-            let keep = match s {
-                Scope::Global | Scope::Organization(_) => p.organization_scopes.is_none(),
-                Scope::Accounts(_) | Scope::Account(_) => p.account_scopes.is_none(),
-            };
-            if keep && !wanted.contains(s) {
-                wanted.push(*s);
-            }
-        }
-        let role = match (&p.role, &current.role) {
-            (Some(r), _) => r.clone(),
-            (None, Some((_, r))) => r.clone(),
-            (None, None) => {
-                return Err(DomainError::invalid(
-                    "role",
-                    "required: the user has no role in this organization yet",
-                ))
-            }
-        };
-        if p.account_scopes.is_none() && p.organization_scopes.is_none() && wanted.is_empty() {
-            return Err(DomainError::invalid(
-                "account_scopes",
-                "required: the user has no scopes in this organization yet; send `account_scopes` or `organization_scopes`",
-            ));
-        }
-        Some((role, wanted))
-    } else {
-        None
-    };
-    let after = if p.changes_profile() {
-        ops::authorize_user_update(d, &before, p.patch.is_profile_only(), UserAdmin::UsersWrite)?;
-        ops::apply_user_patch(d, &before, p.patch.clone(), Precondition::NONE)?
-    } else {
-        before
-    };
-    if let Some((role, wanted)) = &grants {
-        ops::replace_org_grants(d, &after, role, wanted, "role")?;
-    }
+    let (after, org) = ops::update_org_user(d, account, user, p.patch.clone(), |m, u, org| {
+        wanted_access(p, m, u, org)
+    })?;
     Ok(render(d.model(), &after, account, org, p.role.as_ref()))
 }
 

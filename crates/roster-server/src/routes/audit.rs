@@ -1,14 +1,14 @@
 //! `GET /v1/audit-events`: the audit trail, read from the database.
 
 use super::views::AuditEventView;
-use super::{limit, Page};
+use super::{ctx, limit, Page};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{path_id, Query};
 use crate::state::AppState;
 use axum::extract::State;
-use roster_domain::catalogue::perms;
-use roster_domain::{rules, DomainError, OrganizationId, Scope, UserId};
+use roster_domain::ops;
+use roster_domain::{Draft, OrganizationId, UserId};
 use roster_store::AuditFilter;
 use serde::Deserialize;
 
@@ -61,35 +61,12 @@ pub async fn list(
         None => q.after,
     };
     let m = s.engine.snapshot();
-    let me = caller.user_id;
-    let organization_ids = match q.organization_id.as_deref() {
-        Some(o) => {
-            let o: OrganizationId = path_id("organization_id", o)?;
-            rules::reach(&m, Some(me), o, ("organization", o.to_string()))?;
-            if !m.holds_over(me, perms::audit_read(), &Scope::Organization(o)) {
-                return Err(
-                    DomainError::forbidden("requires `audit:read` over the organization").into(),
-                );
-            }
-            Some(vec![o])
-        }
-        None if m.holds_over(me, perms::audit_read(), &Scope::Global) => None,
-        None => {
-            let orgs: Vec<OrganizationId> = m
-                .grants_of(me)
-                .filter_map(|g| match g.scope {
-                    Scope::Organization(o) if m.grant_gives(&g, perms::audit_read()) => Some(o),
-                    _ => None,
-                })
-                .collect();
-            if orgs.is_empty() {
-                return Err(
-                    DomainError::forbidden("requires `audit:read` over an organization").into(),
-                );
-            }
-            Some(orgs)
-        }
-    };
+    let organization = q
+        .organization_id
+        .as_deref()
+        .map(|o| path_id::<OrganizationId>("organization_id", o))
+        .transpose()?;
+    let organization_ids = ops::audit_organizations(&Draft::new(&m, &ctx(&caller)), organization)?;
     let filter = AuditFilter {
         actor_id: q
             .actor_id

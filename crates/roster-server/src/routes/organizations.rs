@@ -9,9 +9,8 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use roster_domain::catalogue::perms;
 use roster_domain::ops::{self, NewOrganization, OrganizationPatch, Precondition};
-use roster_domain::{rules, DisplayName, Draft, OrganizationId, Scope, Slug};
+use roster_domain::{DisplayName, Draft, OrganizationId, Slug};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -123,20 +122,7 @@ pub async fn list(
     let limit = limit(q.limit)?;
     let after = cursor::<OrganizationId>(q.cursor.as_deref())?;
     let m = s.engine.snapshot();
-    let items: Vec<_> = m
-        .organizations_after(after)
-        .filter(|o| {
-            rules::can_reach(&m, caller.user_id, o.id)
-                && rules::may(
-                    &m,
-                    Some(caller.user_id),
-                    perms::organizations_read(),
-                    &Scope::Organization(o.id),
-                )
-        })
-        .take(limit + 1)
-        .cloned()
-        .collect();
+    let items = ops::list_organizations(&Draft::new(&m, &ctx(&caller)), after, limit + 1);
     Ok(axum::Json(page(
         items,
         limit,
