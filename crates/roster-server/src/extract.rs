@@ -107,14 +107,25 @@ impl<'de> Visitor<'de> for DistinctKeys {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // A set, not a list: an object with many keys stays linear-ish.
-        let mut seen = BTreeSet::new();
+        // Most objects have a handful of keys: a list searched linearly
+        // (keys are borrowed from the body, so one allocation per object);
+        // past `SMALL` keys a set, so a huge object stays n log n.
+        const SMALL: usize = 16;
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: BTreeSet<Cow<'de, str>> = BTreeSet::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            if seen.contains(&key) {
+            let repeated = if many.is_empty() && few.len() < SMALL {
+                let r = few.contains(&key);
+                few.push(key.clone());
+                r
+            } else {
+                many.extend(few.drain(..));
+                !many.insert(key.clone())
+            };
+            if repeated {
                 let message = format!("duplicate key `{}`", roster_domain::truncate(&key));
                 return map.next_value_seed(Reject(message));
             }
-            seen.insert(key);
             map.next_value_seed(self)?;
         }
         Ok(())
@@ -361,6 +372,19 @@ mod tests {
                 assert_eq!(f, field, "{body}");
                 assert_eq!(m, format!("duplicate key `{key}`"), "{body}");
             }
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_objects() {
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let distinct = format!("{{{}}}", keys.join(","));
+        assert!(parse_json::<serde_json::Value>(distinct.as_bytes()).is_ok());
+        for repeat in [0, 15, 16, 39] {
+            let body = format!("{{{},\"k{repeat}\":0}}", keys.join(","));
+            let (f, m) = rejected::<serde_json::Value>(&body);
+            assert_eq!(f, format!("k{repeat}"), "{body}");
+            assert_eq!(m, format!("duplicate key `k{repeat}`"));
         }
     }
 
