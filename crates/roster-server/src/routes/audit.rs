@@ -1,11 +1,11 @@
 //! `GET /v1/audit-events`: the audit trail, read from the database.
 
 use super::views::AuditEventView;
-use super::{limit, Page};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Query};
 use crate::state::AppState;
+use crate::surface::paging::{limit, Page};
+use crate::surface::{parse_id, Caller, Query};
 use axum::extract::State;
 use roster_domain::catalogue::perms;
 use roster_domain::{rules, DomainError, OrganizationId, Scope, UserId};
@@ -49,8 +49,8 @@ pub struct AuditQuery {
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Query(q): Query<AuditQuery>,
+    caller: Caller<Native>,
+    Query(q, _): Query<AuditQuery, Native>,
 ) -> Result<axum::Json<Page<AuditEventView>>, ApiError> {
     let limit = limit(q.limit)?;
     let after = match q.cursor.as_deref() {
@@ -64,7 +64,7 @@ pub async fn list(
     let me = caller.user_id;
     let organization_ids = match q.organization_id.as_deref() {
         Some(o) => {
-            let o: OrganizationId = path_id("organization_id", o)?;
+            let o: OrganizationId = parse_id("organization_id", o)?;
             rules::reach(&m, Some(me), o, ("organization", o.to_string()))?;
             if !m.holds_over(me, perms::audit_read(), &Scope::Organization(o)) {
                 return Err(
@@ -94,7 +94,7 @@ pub async fn list(
         actor_id: q
             .actor_id
             .as_deref()
-            .map(|a| path_id::<UserId>("actor_id", a))
+            .map(|a| parse_id::<UserId>("actor_id", a))
             .transpose()?,
         target_id: q.target_id.map(|t| roster_domain::truncate(&t)),
         organization_ids,
