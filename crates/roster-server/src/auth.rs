@@ -1,4 +1,8 @@
-//! Authentication: from a presented credential to the user it acts as.
+//! Authentication: from a presented credential to the user it acts as, in
+//! one place for every surface. A surface says where its callers present
+//! their credential ([`Credentials`], its `Surface::CREDENTIALS`);
+//! [`resolve`] reads it there and resolves it. A new kind of credential
+//! (say, bearer JWTs) is a change to this file alone.
 //!
 //! Roster's secrets look like `roster_<key_id>_<secret>`: the key id is
 //! looked up and the SHA-256 of the whole token compared in constant time.
@@ -8,8 +12,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts, HeaderMap};
+use axum::http::{header, HeaderMap};
 use rand::RngCore;
 use roster_domain::ops::{hash_secret, secret_matches};
 use roster_domain::{ApiKey, Model, UserId};
@@ -63,11 +66,7 @@ fn key_for_token(model: &Model, token: &str) -> Option<Arc<ApiKey>> {
 
 /// Authenticates a secret token; with `key_id` also given (Yuno's header
 /// pair), the token must belong to that key id.
-pub fn authenticate(
-    state: &AppState,
-    key_id: Option<&str>,
-    token: &str,
-) -> Result<Caller, ApiError> {
+fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<Caller, ApiError> {
     let bad = || ApiError::Unauthorized("invalid or unknown API key".into());
     if token.is_empty() || token.len() > 512 {
         return Err(bad());
@@ -127,22 +126,73 @@ fn touch(state: &AppState, key: &ApiKey, now: OffsetDateTime) {
     }
 }
 
-/// The token of an `Authorization: <scheme> <token>` header.
-pub fn scheme_token<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+/// Where a surface's callers present their credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// `Authorization: <scheme> <token>`; `token` names the token in the
+    /// message when the header is missing (`missing `Authorization: Bearer
+    /// <token>``). A `401` names `scheme` in `WWW-Authenticate`.
+    Authorization {
+        /// `Bearer`, `Token`, …
+        scheme: &'static str,
+        /// What the token is called, e.g. `api key`.
+        token: &'static str,
+    },
+    /// A public key id and its secret, each in a header of its own (Yuno's
+    /// `PUBLIC-API-KEY` and `PRIVATE-SECRET-KEY`); both are required. A
+    /// `401` names no scheme.
+    KeyPair {
+        /// The header carrying the key id.
+        key_id: &'static str,
+        /// The header carrying the secret.
+        secret: &'static str,
+    },
+}
+
+impl Credentials {
+    /// The scheme a `401` names in `WWW-Authenticate`, if any.
+    pub fn scheme(self) -> Option<&'static str> {
+        match self {
+            Self::Authorization { scheme, .. } => Some(scheme),
+            Self::KeyPair { .. } => None,
+        }
+    }
+}
+
+/// Reads the credential a request presents where `at` says and resolves it
+/// to its caller; a missing one is a `401` naming what is missing.
+pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result<Caller, ApiError> {
+    match at {
+        Credentials::Authorization {
+            scheme,
+            token: what,
+        } => {
+            let token = scheme_token(headers, scheme).ok_or_else(|| {
+                ApiError::Unauthorized(format!("missing `Authorization: {scheme} <{what}>`"))
+            })?;
+            authenticate(state, None, token)
+        }
+        Credentials::KeyPair { key_id, secret } => {
+            let get = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            let missing =
+                |name: &str| ApiError::Unauthorized(format!("the `{name}` header is required"));
+            let kid = get(key_id).ok_or_else(|| missing(key_id))?;
+            let token = get(secret).ok_or_else(|| missing(secret))?;
+            authenticate(state, Some(kid), token)
+        }
+    }
+}
+
+/// The token of an `Authorization: <scheme> <token>` header (never empty:
+/// the header value is trimmed before it is split).
+fn scheme_token<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (s, t) = v.split_once(' ')?;
     s.eq_ignore_ascii_case(scheme).then(|| t.trim())
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = scheme_token(&parts.headers, "Bearer").ok_or_else(|| {
-            ApiError::Unauthorized("missing `Authorization: Bearer <api key>`".into())
-        })?;
-        authenticate(state, None, token)
-    }
 }

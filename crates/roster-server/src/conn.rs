@@ -3,7 +3,7 @@
 //! sending its headers, reading its responses — and a graceful shutdown
 //! that waits a bounded time for requests in flight, then closes the rest.
 //! (How long a request body may take is the body reader's bound, see
-//! [`crate::extract::read_body`].)
+//! [`crate::surface::body::read_body`].)
 
 use axum::Router;
 use hyper::rt::{Read, ReadBufCursor, Write};

@@ -1,8 +1,10 @@
-//! The native surface's error: every failure a handler can meet, each with a
-//! documented status, rendered as `application/problem+json` (RFC 9457) with
-//! the request id. Internal errors are logged with their cause chain and
-//! answered as an opaque 500. Dialects render the same [`ApiError`] in their
-//! own shapes (see `dialects/`).
+//! The server's one error: every failure a handler can meet, each with a
+//! documented status. Each surface renders it in its own shape
+//! ([`crate::surface::Surface::render`]); the default shape, the native
+//! API's and that of any answer outside a surface (an unknown path, a
+//! timeout, a panic), is `application/problem+json` (RFC 9457) with the
+//! request id ([`ApiError::problem`]). Internal errors are logged with their
+//! cause chain and answered as an opaque 500.
 
 use crate::request::RequestInfo;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -233,10 +235,10 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let info = RequestInfo::current();
-        self.log(&info);
+impl ApiError {
+    /// The RFC 9457 problem document of the error (status, body, content
+    /// type), without the headers [`ApiError::add_headers`] adds.
+    pub fn problem(&self, info: &RequestInfo) -> Response {
         let status = self.status();
         let body = Problem {
             kind: format!(
@@ -245,7 +247,11 @@ impl IntoResponse for ApiError {
             ),
             title: status.canonical_reason().unwrap_or("error").to_owned(),
             status: status.as_u16(),
-            detail: self.to_string(),
+            detail: if matches!(self, Self::Internal(_)) {
+                self.public_message()
+            } else {
+                self.to_string()
+            },
             instance: info.path.clone(),
             error_code: self.code().to_owned(),
             request_id: info.request_id.clone(),
@@ -259,19 +265,22 @@ impl IntoResponse for ApiError {
                 })
                 .unwrap_or_default(),
         };
-        let body = Problem {
-            detail: if matches!(self, Self::Internal(_)) {
-                self.public_message()
-            } else {
-                body.detail
-            },
-            ..body
-        };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        resp
+    }
+}
+
+/// An error outside any surface's handlers is answered as a problem
+/// document with `WWW-Authenticate: Bearer` on a 401.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let info = RequestInfo::current();
+        self.log(&info);
+        let mut resp = self.problem(&info);
         self.add_headers(&mut resp, Some("Bearer"));
         resp
     }

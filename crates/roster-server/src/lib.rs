@@ -2,6 +2,11 @@
 //! dialects, all over one domain. `router(state)` builds the app;
 //! `serve(listener, router, shutdown)` runs it (`serve_with` takes the
 //! connection bounds too). The binary and the tests both go through these.
+//!
+//! Below the surfaces sit the state and the writer, credentials
+//! ([`auth`]), the one error ([`error`]) and the surface kit ([`surface`]);
+//! the surfaces — [`routes`] (native) and [`dialects`] — are siblings above
+//! it and never import each other.
 
 pub mod auth;
 pub mod bootstrap;
@@ -9,11 +14,11 @@ pub mod conn;
 pub mod demo;
 pub mod dialects;
 pub mod error;
-pub mod extract;
 pub mod openapi;
 pub mod request;
 pub mod routes;
 pub mod state;
+pub mod surface;
 pub mod writer;
 
 pub use conn::{serve, serve_with, ServeOptions};
@@ -21,102 +26,32 @@ pub use error::ApiError;
 pub use state::{AppState, Config};
 
 use axum::extract::Request;
-use axum::http::{Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
+use routes::Native;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
-
-async fn no_route(uri: Uri) -> ApiError {
-    ApiError::NoRoute(roster_domain::truncate(uri.path()))
-}
-
-async fn method_not_allowed(_m: Method) -> ApiError {
-    ApiError::MethodNotAllowed
-}
 
 fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
     ApiError::Internal("handler panicked".into()).into_response()
 }
 
-/// The whole application: native API, dialects, operations endpoints.
+/// The whole application: native API and operations endpoints, dialects,
+/// the OpenAPI document. A path or method no surface claims is answered as
+/// the native API answers.
 pub fn router(state: AppState) -> Router {
-    use routes::*;
-    let v1 = Router::new()
-        .route(
-            "/organizations",
-            post(organizations::create).get(organizations::list),
-        )
-        .route(
-            "/organizations/{id}",
-            get(organizations::get)
-                .patch(organizations::update)
-                .delete(organizations::delete),
-        )
-        .route(
-            "/organizations/{id}/accounts",
-            post(accounts::create).get(accounts::list),
-        )
-        .route(
-            "/accounts/{id}",
-            get(accounts::get)
-                .patch(accounts::update)
-                .delete(accounts::delete),
-        )
-        .route("/users", post(users::create).get(users::list))
-        .route(
-            "/users/{id}",
-            get(users::get).patch(users::update).delete(users::delete),
-        )
-        .route(
-            "/accounts/{id}/members",
-            post(members::add).get(members::list),
-        )
-        .route(
-            "/accounts/{id}/members/{user_id}",
-            axum::routing::delete(members::remove),
-        )
-        .route("/permissions", get(roles::list_permissions))
-        .route(
-            "/organizations/{id}/permissions",
-            post(roles::create_permission),
-        )
-        .route(
-            "/organizations/{id}/roles",
-            get(roles::list).post(roles::create),
-        )
-        .route(
-            "/organizations/{id}/roles/{role_id}",
-            get(roles::get).patch(roles::update).delete(roles::delete),
-        )
-        .route("/users/{id}/grants", get(grants::list).post(grants::create))
-        .route(
-            "/users/{id}/grants/{grant_id}",
-            axum::routing::delete(grants::delete),
-        )
-        .route(
-            "/users/{id}/effective-permissions",
-            get(check::effective_permissions),
-        )
-        .route("/check", post(check::check))
-        .route("/check/batch", post(check::batch))
-        .route("/lookup/accounts", post(check::lookup_accounts))
-        .route("/lookup/users", post(check::lookup_users))
-        .route("/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
-        .route("/audit-events", get(audit::list));
-    Router::new()
-        .nest("/v1", v1)
+    let (native, _) = routes::router().split_for_parts();
+    native
         .merge(dialects::router())
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(openapi::serve))
-        .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .fallback(surface::no_route::<Native>)
+        .method_not_allowed_fallback(|| async { surface::method_not_allowed::<Native>(None) })
+        .layer(axum::extract::DefaultBodyLimit::max(
+            surface::body::BODY_LIMIT,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_timeout))
         .layer(axum::middleware::from_fn(request::context))
@@ -129,7 +64,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bounds a request to [`REQUEST_TIMEOUT`]. A request that takes longer is
 /// the server's own failure to finish in time (a slow client is answered
-/// `408` by the body reader first, see [`extract::read_body`]): `503` with
+/// `408` by the body reader first, see [`surface::body::read_body`]): `503` with
 /// `Retry-After` and a problem document like every error.
 async fn request_timeout(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {

@@ -1,12 +1,12 @@
 //! The OpenAPI 3.1 document of the native API, generated from the handlers'
-//! `#[utoipa::path]` annotations and served at `/openapi.json`. Its validity
+//! `#[utoipa::path]` annotations as [`crate::routes::router`] registers
+//! them, and served at `/openapi.json`. Its validity
 //! (path parameters, `$ref`s, operation ids, schemas) is checked by the
 //! server's tests and against the OpenAPI 3.1 schema by
 //! `scripts/openapi_validate.sh`; `scripts/schemathesis.sh native` checks
 //! the running server against it.
 
 use crate::error::Problem;
-use crate::routes::*;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -41,8 +41,8 @@ impl Modify for BearerAuth {
 ///   credentials: the `Caller` extractor;
 /// - `400` on each operation with a path or query parameter or a body,
 ///   since each is parsed and a malformed one is refused naming it
-///   (`extract::path_id`, `extract::Query`, `extract::Json`);
-/// - `413` and `415` on each operation with a JSON body (`extract::Json`);
+///   (the kit's `PathId`, `Query` and `Json`);
+/// - `413` and `415` on each operation with a JSON body (`Json`);
 /// - `503` (with `Retry-After`) everywhere: a request over the 30 s timeout,
 ///   or a write while the server stops.
 ///
@@ -169,26 +169,32 @@ fn default_description(status: &str) -> &'static str {
     }
 }
 
-/// The native API's contract.
+/// What the document says besides its operations.
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Roster", description = "Who may do what, where: organizations, accounts, users, roles, grants and authorization checks."),
     security(("bearer" = [])),
-    modifiers(&BearerAuth, &CommonResponses),
-    paths(
-        organizations::create, organizations::list, organizations::get, organizations::update, organizations::delete,
-        accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
-        users::create, users::list, users::get, users::update, users::delete,
-        members::add, members::list, members::remove,
-        roles::list_permissions, roles::create_permission, roles::list, roles::create, roles::get, roles::update, roles::delete,
-        grants::list, grants::create, grants::delete,
-        check::check, check::batch, check::lookup_accounts, check::lookup_users, check::effective_permissions,
-        api_keys::create, api_keys::list, api_keys::revoke,
-        audit::list,
-        ops::healthz, ops::readyz,
-    )
 )]
+struct Base;
+
+/// The document before the routes add their operations.
+pub fn base() -> utoipa::openapi::OpenApi {
+    Base::openapi()
+}
+
+/// The native API's contract: the operations of [`crate::routes::router`],
+/// the bearer scheme and the responses every operation shares.
+#[derive(Debug)]
 pub struct ApiDoc;
+
+impl OpenApi for ApiDoc {
+    fn openapi() -> utoipa::openapi::OpenApi {
+        let mut doc = crate::routes::router().into_openapi();
+        BearerAuth.modify(&mut doc);
+        CommonResponses.modify(&mut doc);
+        doc
+    }
+}
 
 /// `GET /openapi.json`.
 pub async fn serve() -> impl IntoResponse {

@@ -17,7 +17,7 @@ pub struct Config {
     /// How often replicas poll the change log when no notification arrives.
     pub follow_interval: Duration,
     /// Longest a client may take to send a request body
-    /// ([`crate::extract::BODY_READ_TIMEOUT`] by default); slower is `408`.
+    /// ([`crate::surface::body::BODY_READ_TIMEOUT`] by default); slower is `408`.
     pub body_read_timeout: Duration,
 }
 
@@ -26,7 +26,7 @@ impl Default for Config {
         Self {
             max_revision_wait: Duration::from_secs(5),
             follow_interval: Duration::from_millis(500),
-            body_read_timeout: crate::extract::BODY_READ_TIMEOUT,
+            body_read_timeout: crate::surface::body::BODY_READ_TIMEOUT,
         }
     }
 }

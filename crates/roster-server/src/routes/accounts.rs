@@ -2,12 +2,14 @@
 
 use super::organizations::PageQuery;
 use super::views::{account_status, account_type, new_account_status, AccountView};
-use super::{ctx, cursor, if_match, limit, no_content, non_null, object, page, Page, ReadOnly};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use crate::surface::fields::{non_null, ReadOnly};
+use crate::surface::paging::{cursor, limit, page, Page};
+use crate::surface::write::{ctx, if_match, no_content, object};
+use crate::surface::{Caller, Json, PathId, Query};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_domain::ops::{self, AccountPatch, NewAccount, Precondition};
@@ -78,11 +80,10 @@ pub struct UpdateAccount {
 )]
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    Json(b): Json<CreateAccount>,
+    caller: Caller<Native>,
+    PathId(org, _): PathId<OrganizationId, Native>,
+    Json(b, _): Json<CreateAccount, Native>,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     let new = NewAccount {
         id: None,
         organization_id: org,
@@ -120,11 +121,10 @@ pub async fn create(
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    Query(q): Query<PageQuery>,
+    caller: Caller<Native>,
+    PathId(org, _): PathId<OrganizationId, Native>,
+    Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<AccountView>>, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     let limit = limit(q.limit)?;
     let after = cursor::<AccountId>(q.cursor.as_deref())?;
     let m = s.engine.snapshot();
@@ -153,10 +153,9 @@ pub async fn list(
 )]
 pub async fn get(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<AccountId, Native>,
 ) -> Result<Response, ApiError> {
-    let id: AccountId = path_id("id", &id)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let a = ops::get_account(&Draft::new(&m, &c), id)?;
@@ -185,12 +184,11 @@ pub async fn get(
 )]
 pub async fn update(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<AccountId, Native>,
     headers: HeaderMap,
-    Json(b): Json<UpdateAccount>,
+    Json(b, _): Json<UpdateAccount, Native>,
 ) -> Result<Response, ApiError> {
-    let id: AccountId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let patch = AccountPatch {
         name: b
@@ -239,11 +237,10 @@ pub async fn update(
 )]
 pub async fn delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<AccountId, Native>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id: AccountId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let ((), rev) = s
         .writer

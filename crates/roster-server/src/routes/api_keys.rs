@@ -2,12 +2,14 @@
 
 use super::organizations::PageQuery;
 use super::views::ApiKeyView;
-use super::{ctx, no_content, object, page_by, Page};
-use crate::auth::{new_secret, Caller};
+use super::Native;
+use crate::auth::new_secret;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use crate::surface::paging::{page_by, Page};
+use crate::surface::write::{ctx, no_content, object};
+use crate::surface::{Caller, Json, PathId, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_domain::ops::{self, NewApiKey};
@@ -45,8 +47,8 @@ pub struct CreateApiKey {
 )]
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
-    Json(b): Json<CreateApiKey>,
+    caller: Caller<Native>,
+    Json(b, _): Json<CreateApiKey, Native>,
 ) -> Result<Response, ApiError> {
     let user_id = b
         .user_id
@@ -96,8 +98,8 @@ pub async fn create(
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
+    caller: Caller<Native>,
+    Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<ApiKeyView>>, ApiError> {
     let m = s.engine.snapshot();
     let c = ctx(&caller);
@@ -126,10 +128,9 @@ pub async fn list(
 )]
 pub async fn revoke(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<ApiKeyId, Native>,
 ) -> Result<Response, ApiError> {
-    let id: ApiKeyId = path_id("id", &id)?;
     let (_, rev) = s
         .writer
         .write(ctx(&caller), move |d| ops::revoke_api_key(d, id))

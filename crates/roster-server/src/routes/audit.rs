@@ -1,11 +1,12 @@
 //! `GET /v1/audit-events`: the audit trail, read from the database.
 
 use super::views::AuditEventView;
-use super::{ctx, limit, Page};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Query};
 use crate::state::AppState;
+use crate::surface::paging::{limit, Page};
+use crate::surface::write::ctx;
+use crate::surface::{parse_id, Caller, Query};
 use axum::extract::State;
 use roster_domain::ops;
 use roster_domain::{Draft, OrganizationId, UserId};
@@ -49,8 +50,8 @@ pub struct AuditQuery {
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Query(q): Query<AuditQuery>,
+    caller: Caller<Native>,
+    Query(q, _): Query<AuditQuery, Native>,
 ) -> Result<axum::Json<Page<AuditEventView>>, ApiError> {
     let limit = limit(q.limit)?;
     let after = match q.cursor.as_deref() {
@@ -64,14 +65,14 @@ pub async fn list(
     let organization = q
         .organization_id
         .as_deref()
-        .map(|o| path_id::<OrganizationId>("organization_id", o))
+        .map(|o| parse_id::<OrganizationId>("organization_id", o))
         .transpose()?;
     let organization_ids = ops::audit_organizations(&Draft::new(&m, &ctx(&caller)), organization)?;
     let filter = AuditFilter {
         actor_id: q
             .actor_id
             .as_deref()
-            .map(|a| path_id::<UserId>("actor_id", a))
+            .map(|a| parse_id::<UserId>("actor_id", a))
             .transpose()?,
         target_id: q.target_id.map(|t| roster_domain::truncate(&t)),
         organization_ids,

@@ -4,13 +4,13 @@
 //! `min_revision` when one is given.
 
 use super::views::ScopeView;
-use super::{cursor, limit};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
+use crate::surface::paging::{cursor, limit};
+use crate::surface::write::with_revision;
+use crate::surface::{parse_id, Caller, Json, Query};
 use axum::extract::{Path, State};
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use roster_authz::{self as authz, Decision, On};
 use roster_domain::ops::{Asker, Question};
@@ -164,10 +164,22 @@ fn explain(d: &Decision) -> Explanation {
     }
 }
 
-fn with_revision(mut resp: Response, rev: Revision) -> Response {
-    resp.headers_mut()
-        .insert(super::REVISION_HEADER, HeaderValue::from(rev));
-    resp
+/// The published model at `min` or later (see [`AppState::model_at`]). A
+/// revision that no replica has committed yet is refused at once (400,
+/// naming `min_revision`) rather than waited for and answered 503.
+async fn model_at(
+    s: &AppState,
+    min: Option<Revision>,
+) -> Result<std::sync::Arc<roster_domain::Model>, ApiError> {
+    if let Some(m) = min {
+        if m > s.engine.revision() && m > s.store.current_revision().await? {
+            return Err(ApiError::bad_request(
+                "min_revision",
+                format!("revision {m} has not been committed yet"),
+            ));
+        }
+    }
+    s.model_at(min).await
 }
 
 /// May user U do P on the target?
@@ -186,10 +198,10 @@ fn with_revision(mut resp: Response, rev: Revision) -> Response {
 )]
 pub async fn check(
     State(s): State<AppState>,
-    caller: Caller,
-    Json(r): Json<CheckRequest>,
+    caller: Caller<Native>,
+    Json(r, _): Json<CheckRequest, Native>,
 ) -> Result<Response, ApiError> {
-    let m = super::model_at(&s, r.min_revision).await?;
+    let m = model_at(&s, r.min_revision).await?;
     let asker = Asker::new(&m, caller.user_id);
     let q = question(&asker, &r, None)?;
     let d = authz::answer(&m, &q);
@@ -220,8 +232,8 @@ pub async fn check(
 )]
 pub async fn batch(
     State(s): State<AppState>,
-    caller: Caller,
-    Json(b): Json<BatchRequest>,
+    caller: Caller<Native>,
+    Json(b, _): Json<BatchRequest, Native>,
 ) -> Result<Response, ApiError> {
     if b.checks.len() > MAX_BATCH {
         return Err(ApiError::bad_request(
@@ -230,7 +242,7 @@ pub async fn batch(
         ));
     }
     let min = b.checks.iter().filter_map(|c| c.min_revision).max();
-    let m = super::model_at(&s, min).await?;
+    let m = model_at(&s, min).await?;
     let asker = Asker::new(&m, caller.user_id);
     let mut results = Vec::with_capacity(b.checks.len());
     for (i, c) in b.checks.iter().enumerate() {
@@ -304,12 +316,12 @@ pub struct LookupPage {
 )]
 pub async fn lookup_accounts(
     State(s): State<AppState>,
-    caller: Caller,
-    Json(b): Json<LookupAccounts>,
+    caller: Caller<Native>,
+    Json(b, _): Json<LookupAccounts, Native>,
 ) -> Result<Response, ApiError> {
     let limit = limit(b.limit)?;
     let after = cursor::<AccountId>(b.cursor.as_deref())?;
-    let m = super::model_at(&s, b.min_revision).await?;
+    let m = model_at(&s, b.min_revision).await?;
     let user = b
         .user_id
         .parse::<UserId>()
@@ -353,12 +365,12 @@ pub async fn lookup_accounts(
 )]
 pub async fn lookup_users(
     State(s): State<AppState>,
-    caller: Caller,
-    Json(b): Json<LookupUsers>,
+    caller: Caller<Native>,
+    Json(b, _): Json<LookupUsers, Native>,
 ) -> Result<Response, ApiError> {
     let limit = limit(b.limit)?;
     let after = cursor::<UserId>(b.cursor.as_deref())?;
-    let m = super::model_at(&s, b.min_revision).await?;
+    let m = model_at(&s, b.min_revision).await?;
     let on = target(&b.account_id, &b.organization_id, None)?;
     let asker = Asker::new(&m, caller.user_id);
     let permission = asker.lookup_users(&b.permission, on)?;
@@ -432,12 +444,12 @@ pub struct EffectivePermissions {
 )]
 pub async fn effective_permissions(
     State(s): State<AppState>,
-    caller: Caller,
+    caller: Caller<Native>,
     Path(user): Path<String>,
-    Query(q): Query<EffectiveQuery>,
+    Query(q, _): Query<EffectiveQuery, Native>,
 ) -> Result<Response, ApiError> {
-    let user: UserId = path_id("id", &user)?;
-    let m = super::model_at(&s, q.min_revision).await?;
+    let user: UserId = parse_id("id", &user)?;
+    let m = model_at(&s, q.min_revision).await?;
     let on = target(&q.account_id, &q.organization_id, None)?;
     let on = Asker::new(&m, caller.user_id).effective_permissions(user, on)?;
     let permissions = authz::effective_permissions(&m, user, on)

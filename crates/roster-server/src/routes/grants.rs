@@ -2,12 +2,13 @@
 
 use super::organizations::PageQuery;
 use super::views::{GrantView, ScopeView};
-use super::{ctx, no_content, object, page_by, Page};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use crate::surface::paging::{page_by, Page};
+use crate::surface::write::{ctx, no_content, object};
+use crate::surface::{Caller, Json, PathId, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_domain::ops::{self, GrantSubject};
@@ -40,11 +41,10 @@ pub struct CreateGrant {
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(user): Path<String>,
-    Query(q): Query<PageQuery>,
+    caller: Caller<Native>,
+    PathId(user, _): PathId<UserId, Native>,
+    Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<GrantView>>, ApiError> {
-    let user: UserId = path_id("id", &user)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let grants = ops::list_grants(&Draft::new(&m, &c), user)?;
@@ -74,11 +74,10 @@ pub async fn list(
 )]
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(user): Path<String>,
-    Json(b): Json<CreateGrant>,
+    caller: Caller<Native>,
+    PathId(user, _): PathId<UserId, Native>,
+    Json(b, _): Json<CreateGrant, Native>,
 ) -> Result<Response, ApiError> {
-    let user: UserId = path_id("id", &user)?;
     let scope = b.scope.parse()?;
     enum Subject {
         Role(RoleId),
@@ -147,11 +146,9 @@ pub async fn create(
 )]
 pub async fn delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((user, grant)): Path<(String, String)>,
+    caller: Caller<Native>,
+    PathId((user, grant), _): PathId<(UserId, GrantId), Native>,
 ) -> Result<Response, ApiError> {
-    let user: UserId = path_id("id", &user)?;
-    let grant: GrantId = path_id("grant_id", &grant)?;
     let ((), rev) = s
         .writer
         .write(ctx(&caller), move |d| ops::delete_grant(d, user, grant))

@@ -2,12 +2,13 @@
 
 use super::organizations::PageQuery;
 use super::views::{new_user_status, MembershipView};
-use super::{ctx, cursor, limit, no_content, object, page, Page};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use crate::surface::paging::{cursor, limit, page, Page};
+use crate::surface::write::{ctx, no_content, object};
+use crate::surface::{Caller, Json, PathId, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_domain::ops::{self, NewMembership};
@@ -45,11 +46,10 @@ pub struct AddMember {
 )]
 pub async fn add(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    Json(b): Json<AddMember>,
+    caller: Caller<Native>,
+    PathId(account_id, _): PathId<AccountId, Native>,
+    Json(b, _): Json<AddMember, Native>,
 ) -> Result<Response, ApiError> {
-    let account_id: AccountId = path_id("id", &acc)?;
     let new = NewMembership {
         id: None,
         account_id,
@@ -91,11 +91,10 @@ pub async fn add(
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(acc): Path<String>,
-    Query(q): Query<PageQuery>,
+    caller: Caller<Native>,
+    PathId(account_id, _): PathId<AccountId, Native>,
+    Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<MembershipView>>, ApiError> {
-    let account_id: AccountId = path_id("id", &acc)?;
     let limit = limit(q.limit)?;
     let after = cursor::<UserId>(q.cursor.as_deref())?;
     let m = s.engine.snapshot();
@@ -124,11 +123,9 @@ pub async fn list(
 )]
 pub async fn remove(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((acc, user)): Path<(String, String)>,
+    caller: Caller<Native>,
+    PathId((account_id, user_id), _): PathId<(AccountId, UserId), Native>,
 ) -> Result<Response, ApiError> {
-    let account_id: AccountId = path_id("id", &acc)?;
-    let user_id: UserId = path_id("user_id", &user)?;
     let ((), rev) = s
         .writer
         .write(ctx(&caller), move |d| {

@@ -1,12 +1,14 @@
 //! `/v1/organizations`.
 
 use super::views::OrganizationView;
-use super::{ctx, cursor, if_match, limit, no_content, non_null, object, page, Page, ReadOnly};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use crate::surface::fields::{non_null, ReadOnly};
+use crate::surface::paging::{cursor, limit, page, Page};
+use crate::surface::write::{ctx, if_match, no_content, object};
+use crate::surface::{Caller, Json, PathId, Query};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_domain::ops::{self, NewOrganization, OrganizationPatch, Precondition};
@@ -77,8 +79,8 @@ pub struct PageQuery {
 )]
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
-    Json(b): Json<CreateOrganization>,
+    caller: Caller<Native>,
+    Json(b, _): Json<CreateOrganization, Native>,
 ) -> Result<Response, ApiError> {
     let new = NewOrganization {
         id: None,
@@ -116,8 +118,8 @@ pub async fn create(
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
+    caller: Caller<Native>,
+    Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<OrganizationView>>, ApiError> {
     let limit = limit(q.limit)?;
     let after = cursor::<OrganizationId>(q.cursor.as_deref())?;
@@ -146,10 +148,9 @@ pub async fn list(
 )]
 pub async fn get(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<OrganizationId, Native>,
 ) -> Result<Response, ApiError> {
-    let id: OrganizationId = path_id("id", &id)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let org = ops::get_organization(&Draft::new(&m, &c), id)?;
@@ -179,12 +180,11 @@ pub async fn get(
 )]
 pub async fn update(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<OrganizationId, Native>,
     headers: HeaderMap,
-    Json(b): Json<UpdateOrganization>,
+    Json(b, _): Json<UpdateOrganization, Native>,
 ) -> Result<Response, ApiError> {
-    let id: OrganizationId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let patch = OrganizationPatch {
         name: b
@@ -229,11 +229,10 @@ pub async fn update(
 )]
 pub async fn delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<OrganizationId, Native>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id: OrganizationId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let ((), rev) = s
         .writer

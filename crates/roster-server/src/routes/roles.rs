@@ -2,12 +2,14 @@
 
 use super::organizations::PageQuery;
 use super::views::{PermissionView, RoleView};
-use super::{ctx, if_match, no_content, non_null, object, page_by, Page, ReadOnly};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use crate::surface::fields::{non_null, ReadOnly};
+use crate::surface::paging::{page_by, Page};
+use crate::surface::write::{ctx, if_match, no_content, object};
+use crate::surface::{Caller, Json, PathId, Query};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_domain::ops::{self, NewPermission, NewRole, Precondition, RolePatch};
@@ -92,8 +94,8 @@ fn check_len(field: &str, v: &[String]) -> Result<(), ApiError> {
 )]
 pub async fn list_permissions(
     State(s): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
+    caller: Caller<Native>,
+    Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<PermissionView>>, ApiError> {
     let m = s.engine.snapshot();
     let c = ctx(&caller);
@@ -148,11 +150,10 @@ impl std::fmt::Display for RoleCursor {
 )]
 pub async fn create_permission(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    Json(b): Json<CreatePermission>,
+    caller: Caller<Native>,
+    PathId(org, _): PathId<OrganizationId, Native>,
+    Json(b, _): Json<CreatePermission, Native>,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     let new = NewPermission {
         id: None,
         organization_id: org,
@@ -188,11 +189,10 @@ pub async fn create_permission(
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    Query(q): Query<PageQuery>,
+    caller: Caller<Native>,
+    PathId(org, _): PathId<OrganizationId, Native>,
+    Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<RoleView>>, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let roles = ops::list_roles(&Draft::new(&m, &c), org)?;
@@ -225,11 +225,10 @@ pub async fn list(
 )]
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    Json(b): Json<CreateRole>,
+    caller: Caller<Native>,
+    PathId(org, _): PathId<OrganizationId, Native>,
+    Json(b, _): Json<CreateRole, Native>,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     check_len("permissions", &b.permissions)?;
     let id = RoleId::parse_field("id", &b.id)?;
     let name = DisplayName::parse_field("name", &b.name)?;
@@ -275,10 +274,9 @@ pub async fn create(
 )]
 pub async fn get(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((org, role)): Path<(String, String)>,
+    caller: Caller<Native>,
+    PathId((org, role), _): PathId<(OrganizationId, String), Native>,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     let role = RoleId::parse_field("role_id", &role)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
@@ -309,12 +307,11 @@ pub async fn get(
 )]
 pub async fn update(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((org, role)): Path<(String, String)>,
+    caller: Caller<Native>,
+    PathId((org, role), _): PathId<(OrganizationId, String), Native>,
     headers: HeaderMap,
-    Json(b): Json<UpdateRole>,
+    Json(b, _): Json<UpdateRole, Native>,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     let role = RoleId::parse_field("role_id", &role)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     if let Some(p) = &b.permissions {
@@ -377,11 +374,10 @@ pub async fn update(
 )]
 pub async fn delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path((org, role)): Path<(String, String)>,
+    caller: Caller<Native>,
+    PathId((org, role), _): PathId<(OrganizationId, String), Native>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let org: OrganizationId = path_id("id", &org)?;
     let role = RoleId::parse_field("role_id", &role)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let ((), rev) = s

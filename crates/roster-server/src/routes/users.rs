@@ -1,14 +1,14 @@
 //! `/v1/users`.
 
 use super::views::{new_user_status, user_status, PhoneView, SettingsView, UserView};
-use super::{
-    ctx, cursor, double_option, if_match, limit, no_content, non_null, object, page, Page, ReadOnly,
-};
-use crate::auth::Caller;
+use super::Native;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Json, Query};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use crate::surface::fields::{double_option, non_null, ReadOnly};
+use crate::surface::paging::{cursor, limit, page, Page};
+use crate::surface::write::{ctx, if_match, no_content, object};
+use crate::surface::{parse_id, Caller, Json, PathId, Query};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_domain::ops::{self, NewUser, Precondition, UserFilter, UserPatch};
@@ -136,8 +136,8 @@ fn opt_name(field: &str, v: Option<String>) -> Result<Option<PersonName>, ApiErr
 )]
 pub async fn create(
     State(s): State<AppState>,
-    caller: Caller,
-    Json(b): Json<CreateUser>,
+    caller: Caller<Native>,
+    Json(b, _): Json<CreateUser, Native>,
 ) -> Result<Response, ApiError> {
     let new = NewUser {
         id: None,
@@ -183,8 +183,8 @@ pub async fn create(
 )]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ListUsers>,
+    caller: Caller<Native>,
+    Query(q, _): Query<ListUsers, Native>,
 ) -> Result<axum::Json<Page<UserView>>, ApiError> {
     let limit = limit(q.limit)?;
     let after = cursor::<UserId>(q.cursor.as_deref())?;
@@ -192,12 +192,12 @@ pub async fn list(
         organization_id: q
             .organization_id
             .as_deref()
-            .map(|x| path_id::<OrganizationId>("organization_id", x))
+            .map(|x| parse_id::<OrganizationId>("organization_id", x))
             .transpose()?,
         account_id: q
             .account_id
             .as_deref()
-            .map(|x| path_id::<AccountId>("account_id", x))
+            .map(|x| parse_id::<AccountId>("account_id", x))
             .transpose()?,
         email: q.email,
     };
@@ -227,10 +227,9 @@ pub async fn list(
 )]
 pub async fn get(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<UserId, Native>,
 ) -> Result<Response, ApiError> {
-    let id: UserId = path_id("id", &id)?;
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let u = ops::get_user(&Draft::new(&m, &c), id)?;
@@ -260,12 +259,11 @@ pub async fn get(
 )]
 pub async fn update(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<UserId, Native>,
     headers: HeaderMap,
-    Json(b): Json<UpdateUser>,
+    Json(b, _): Json<UpdateUser, Native>,
 ) -> Result<Response, ApiError> {
-    let id: UserId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let patch = UserPatch {
         email: b
@@ -318,11 +316,10 @@ pub async fn update(
 )]
 pub async fn delete(
     State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Caller<Native>,
+    PathId(id, _): PathId<UserId, Native>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id: UserId = path_id("id", &id)?;
     let pre = Precondition::if_match(if_match(&headers)?);
     let ((), rev) = s
         .writer

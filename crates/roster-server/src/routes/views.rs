@@ -1,18 +1,13 @@
 //! Response bodies of the native API: the wire view of each entity.
 
+use crate::surface::fields::ts;
 use roster_domain as d;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// RFC 3339 text of a timestamp.
-pub fn ts(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
 
 /// A string schema of exactly `values` (what the matching domain parser
 /// accepts; it is case-sensitive), and `null` when `nullable` (an optional

@@ -1,14 +1,16 @@
-//! Our own body and query extractors, so that every rejection is answered
-//! in the surface's error shape (never axum's plain text) and names the
-//! offending field. Every surface reads its body through [`read_body`] and
-//! parses it through [`parse_json`], so the bounds (size, time) and the
-//! strictness (duplicate keys) are the same everywhere.
+//! Request bodies: every surface reads its body through [`read_body`] and
+//! parses it through [`parse_json`] (by way of [`json_object`], the
+//! [`Json`](super::Json) extractor), so the bounds (size, time), the
+//! strictness (duplicate keys, an object where one is expected) and the
+//! naming of the failing field are the same everywhere; only which content
+//! types count as JSON is the surface's to say.
 
+use super::Surface;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts, HeaderMap};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -24,12 +26,14 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// answered `408` ([`ApiError::BodyTimeout`]).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Whether the request declares a JSON body.
-fn is_json(headers: &HeaderMap) -> bool {
+/// Whether the request declares a body that surface `S` reads as JSON:
+/// `application/json`, `application/*+json`, or one of
+/// [`Surface::ALSO_ACCEPTS`].
+fn declares_json<S: Surface>(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| {
+        .is_some_and(|ct| {
             let mime = ct
                 .split(';')
                 .next()
@@ -38,9 +42,8 @@ fn is_json(headers: &HeaderMap) -> bool {
                 .to_ascii_lowercase();
             mime == "application/json"
                 || (mime.starts_with("application/") && mime.ends_with("+json"))
-                || mime == "text/json"
+                || S::ALSO_ACCEPTS.contains(&mime.as_str())
         })
-        .unwrap_or(false)
 }
 
 /// Reads the body up to [`BODY_LIMIT`], within the state's
@@ -244,51 +247,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// Reads and parses a JSON body that must be an object, requiring a JSON
-/// content type: the native API's bodies, and the dialects' whose content
-/// type rules are the native ones.
-pub async fn json_object<T: DeserializeOwned>(s: &AppState, req: Request) -> Result<T, ApiError> {
+/// Reads and parses a JSON body that must be an object, declared with a
+/// content type surface `S` reads as JSON. A body that is malformed JSON is
+/// answered as such; one that is JSON but not an object is refused with
+/// [`Surface::NOT_AN_OBJECT`] (serde would also accept an array for a
+/// struct and blame its first element).
+pub async fn json_object<T: DeserializeOwned, S: Surface>(
+    s: &AppState,
+    req: Request,
+) -> Result<T, ApiError> {
     let (headers, bytes) = read_body(s, req).await?;
-    if !is_json(&headers) {
+    if !declares_json::<S>(&headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    // serde would also accept an array for a struct and blame its first
-    // element.
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') {
-        return Err(ApiError::bad_request("body", "expected a JSON object"));
+        // Malformed JSON is named as such before its kind is.
+        parse_json::<de::IgnoredAny>(&bytes)?;
+        return Err(ApiError::bad_request("body", S::NOT_AN_OBJECT));
     }
     parse_json(&bytes)
 }
 
-/// The native surface's JSON body extractor.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Json<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
-    type Rejection = ApiError;
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        json_object(state, req).await.map(Json)
-    }
-}
-
-/// The native surface's query-string extractor.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Query<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequestParts<AppState> for Query<T> {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let q = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded_de(q);
-        de.map(Query)
-    }
-}
-
-fn serde_urlencoded_de<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+/// Parses a query string, naming the failing parameter.
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
     // axum's Query uses serde_urlencoded; we go through its extractor error to keep one parser.
     axum::extract::Query::<T>::try_from_uri(
         &format!("/?{q}")
@@ -313,17 +295,6 @@ fn serde_urlencoded_de<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
             .map(str::to_owned)
             .unwrap_or_else(|| "query".to_owned());
         ApiError::bad_request(field, msg)
-    })
-}
-
-/// A path segment parsed as a typed id; a malformed one is a 400 naming
-/// the path parameter.
-pub fn path_id<T: std::str::FromStr>(param: &'static str, raw: &str) -> Result<T, ApiError> {
-    raw.parse::<T>().map_err(|_| {
-        ApiError::bad_request(
-            param,
-            format!("`{}` is not a UUID", roster_domain::truncate(raw)),
-        )
     })
 }
 
