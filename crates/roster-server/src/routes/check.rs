@@ -7,7 +7,7 @@ use super::views::ScopeView;
 use super::Native;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
-use crate::surface::paging::{cursor, limit};
+use crate::surface::paging::{cursor, limit, page};
 use crate::surface::write::with_revision;
 use crate::surface::{parse_id, Caller, Json, Query};
 use axum::extract::{Path, State};
@@ -328,25 +328,25 @@ pub async fn lookup_accounts(
         .map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
     let asker = Asker::new(&m, caller.user_id);
     let (user, permission) = asker.lookup_accounts(user, &b.permission)?;
-    let mut items: Vec<AccountId> = authz::lookup_accounts(&m, user, permission, after)
+    let items = authz::lookup_accounts(&m, user, permission, after)
         .filter(|a| asker.may_ask_on_account(user, *a))
-        .take(limit + 1)
-        .collect();
-    let more = items.len() > limit;
-    items.truncate(limit);
+        .take(limit + 1);
+    Ok(lookup_page(items, limit, m.revision()))
+}
+
+/// A page of ids at `revision` from up to `limit + 1` of them.
+fn lookup_page<T: ToString>(
+    items: impl Iterator<Item = T>,
+    limit: usize,
+    revision: Revision,
+) -> Response {
+    let p = page(items.collect(), limit, T::to_string, T::to_string);
     let body = LookupPage {
-        next_cursor: if more {
-            items.last().map(|a| a.to_string())
-        } else {
-            None
-        },
-        items: items.iter().map(|a| a.to_string()).collect(),
-        revision: m.revision(),
+        items: p.items,
+        next_cursor: p.next_cursor,
+        revision,
     };
-    Ok(with_revision(
-        axum::Json(body).into_response(),
-        m.revision(),
-    ))
+    with_revision(axum::Json(body).into_response(), revision)
 }
 
 /// Users who may do the permission on the account or organization.
@@ -374,25 +374,10 @@ pub async fn lookup_users(
     let on = target(&b.account_id, &b.organization_id, None)?;
     let asker = Asker::new(&m, caller.user_id);
     let permission = asker.lookup_users(&b.permission, on)?;
-    let mut items: Vec<UserId> = authz::lookup_users(&m, permission, on, after)
+    let items = authz::lookup_users(&m, permission, on, after)
         .filter(|u| asker.sees_user(*u))
-        .take(limit + 1)
-        .collect();
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let body = LookupPage {
-        next_cursor: if more {
-            items.last().map(|u| u.to_string())
-        } else {
-            None
-        },
-        items: items.iter().map(|u| u.to_string()).collect(),
-        revision: m.revision(),
-    };
-    Ok(with_revision(
-        axum::Json(body).into_response(),
-        m.revision(),
-    ))
+        .take(limit + 1);
+    Ok(lookup_page(items, limit, m.revision()))
 }
 
 /// Query of effective permissions.
