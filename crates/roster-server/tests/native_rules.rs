@@ -1771,3 +1771,65 @@ async fn answers_match_the_openapi_document() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lookups_page_with_cursors() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let everyone = |limit: u32, cursor: Option<String>| {
+            let mut body =
+                json!({"permission": "users:read", "organization_id": a.org_a, "limit": limit});
+            if let Some(c) = cursor {
+                body["cursor"] = json!(c);
+            }
+            body
+        };
+        let all = app
+            .post("/v1/lookup/users", &app.owner, everyone(1000, None))
+            .await;
+        assert_eq!(all.status, 200, "{}", all.body);
+        assert_eq!(all.body["next_cursor"], Value::Null);
+        let want: Vec<Value> = all.body["items"].as_array().unwrap().clone();
+        assert!(want.len() >= 3, "{}", all.body);
+        let (mut got, mut cursor) = (Vec::new(), None);
+        loop {
+            let r = app
+                .post("/v1/lookup/users", &app.owner, everyone(2, cursor))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let items = r.body["items"].as_array().unwrap();
+            assert!(items.len() <= 2, "{}", r.body);
+            got.extend(items.iter().cloned());
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(got, want);
+        // The same for an organization admin's accounts.
+        let accounts = |limit: u32, cursor: Option<String>| {
+            let mut body =
+                json!({"user_id": a.org_admin.0, "permission": "users:read", "limit": limit});
+            if let Some(c) = cursor {
+                body["cursor"] = json!(c);
+            }
+            body
+        };
+        let all = app
+            .post("/v1/lookup/accounts", &app.owner, accounts(1000, None))
+            .await;
+        let want: Vec<Value> = all.body["items"].as_array().unwrap().clone();
+        assert_eq!(want.len(), 2, "{}", all.body);
+        let first = app
+            .post("/v1/lookup/accounts", &app.owner, accounts(1, None))
+            .await;
+        assert_eq!(first.body["items"], json!([want[0]]), "{}", first.body);
+        let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+        let second = app
+            .post("/v1/lookup/accounts", &app.owner, accounts(1, Some(cursor)))
+            .await;
+        assert_eq!(second.body["items"], json!([want[1]]), "{}", second.body);
+        assert_eq!(second.body["next_cursor"], Value::Null, "{}", second.body);
+    })
+    .await;
+}
