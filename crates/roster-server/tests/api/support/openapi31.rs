@@ -7,7 +7,6 @@
 //! operations and no other path parameter is, every `$ref` resolves,
 //! operation ids are unique, and every schema is JSON Schema 2020-12 (the
 //! dialect of 3.1) whose references compile.
-#![allow(dead_code)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,7 +1,6 @@
 //! Helpers shared by the native API tests (`native_*.rs`): problem-document
 //! assertions, "nothing changed" fingerprints, and a request helper usable
 //! from spawned tasks.
-#![allow(dead_code)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,9 +8,9 @@
     reason = "a test fails by panicking"
 )]
 
-use crate::common::{Resp, TestApp};
+use crate::support::common::{Resp, TestApp};
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, Request};
 use axum::Router;
 use http_body_util::BodyExt;
 use roster_store::AuditFilter;
@@ -189,10 +188,4 @@ pub fn etag(r: &Resp) -> u64 {
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.trim_matches('"').parse().ok())
         .unwrap_or_else(|| panic!("no ETag on {} {}", r.status, r.body))
-}
-
-/// Asserts a success status.
-#[track_caller]
-pub fn assert_status(r: &Resp, status: StatusCode) {
-    assert_eq!(r.status, status, "{}", r.body);
 }

@@ -4,7 +4,7 @@
 //! answers exactly what the same checks asked one by one answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::support::common;
 
 use axum::http::StatusCode;
 use common::{each_backend, TestApp};

@@ -7,8 +7,8 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-mod schema;
+use crate::support::common;
+use crate::support::schema;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -6,7 +6,7 @@
     reason = "a test fails by panicking"
 )]
 
-mod common;
+use crate::support::common;
 use axum::http::StatusCode;
 use common::each_backend;
 use serde_json::json;

@@ -13,8 +13,8 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-mod native_support;
+use crate::support::common;
+use crate::support::native_support;
 
 use axum::http::Method;
 use common::{each_backend, Actors, TestApp};

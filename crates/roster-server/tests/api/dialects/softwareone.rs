@@ -7,8 +7,8 @@
     reason = "a test fails by panicking"
 )]
 
-mod common;
-mod openapi30;
+use crate::support::common;
+use crate::support::openapi30;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

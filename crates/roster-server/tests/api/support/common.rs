@@ -1,7 +1,6 @@
 //! Test harness shared by the server's integration tests: a real store per
 //! backend (SQLite always, PostgreSQL when `ROSTER_TEST_DATABASE_URL` is
 //! set), the real router driven through `oneshot`, and a cast of actors.
-#![allow(dead_code)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

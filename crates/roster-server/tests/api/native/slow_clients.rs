@@ -11,7 +11,7 @@
     reason = "a test fails by panicking"
 )]
 
-mod common;
+use crate::support::common;
 
 use common::{each_backend_with, TestApp};
 use roster_server::{Config, ServeOptions};

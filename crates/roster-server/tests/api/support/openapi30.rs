@@ -4,7 +4,6 @@
 //! be a `$ref` to `#/components/responses/…`. This module turns a named
 //! schema into a JSON Schema 2020-12 document whose `components` are the
 //! fragment's (converted), so `$ref`s resolve inside the fragment.
-#![allow(dead_code)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

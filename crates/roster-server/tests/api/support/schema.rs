@@ -2,7 +2,6 @@
 //! (`tests/fragments/<vendor>.json`, written by `scripts/extract_fragments.py`).
 //! A response schema is validated as a JSON Schema 2020-12 document whose
 //! `components` are the fragment's, so its `$ref`s resolve inside the fragment.
-#![allow(dead_code)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,0 +1,11 @@
+//! The native API (`/v1`) and the server around it: rules, bad input,
+//! concurrency, the actor matrix, decisions, replicas, slow clients.
+
+mod bad_input;
+mod concurrency;
+mod decisions;
+mod matrix;
+mod replicas;
+mod rules;
+mod slow_clients;
+mod smoke;

@@ -1,0 +1,10 @@
+//! What the tests share: the app builder and actors (`common`), the native
+//! API's request and problem-document helpers (`native_support`), and the
+//! OpenAPI 3.0 / 3.1 and JSON Schema checkers the dialects' and the native
+//! API's documents are tested with.
+
+pub mod common;
+pub mod native_support;
+pub mod openapi30;
+pub mod openapi31;
+pub mod schema;
