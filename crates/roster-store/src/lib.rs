@@ -13,6 +13,7 @@ mod codec;
 mod error;
 mod postgres;
 mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::StoreError;
