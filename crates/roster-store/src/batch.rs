@@ -2,10 +2,10 @@
 //!
 //! Consecutive changes of one kind become one `INSERT .. ON CONFLICT DO
 //! UPDATE` (or `DELETE .. WHERE id IN (..)`) of at most
-//! [`Dialect::MAX_ROWS`] rows. A run is cut where an id repeats, so the
+//! [`Backend::MAX_ROWS`] rows. A run is cut where an id repeats, so the
 //! statements apply the changes in exactly their order (PostgreSQL refuses
 //! to upsert one row twice in one statement). Rows are first collected as
-//! [`Val`]s; [`Dialect::push_rows`] renders them as the backend likes best
+//! [`Val`]s; [`Backend::push_rows`] renders them as the backend likes best
 //! (SQLite: `VALUES (..), (..)`; PostgreSQL: `SELECT * FROM UNNEST(..)` of
 //! one typed array per column, so the statement text does not grow with the
 //! rows and stays prepared).
@@ -31,8 +31,9 @@ pub(crate) enum Val<'a> {
     Int(i64),
 }
 
-/// How one backend renders rows and binds values.
-pub(crate) trait Dialect: Database + Sized {
+/// A SQL backend: how it renders rows and binds values. (Named so that
+/// "dialect" keeps one meaning in this project: a vendor's API.)
+pub(crate) trait Backend: Database + Sized {
     /// Rows per statement.
     const MAX_ROWS: usize;
     /// Pushes the rows (`width` values each, row after row) as the source
@@ -51,7 +52,7 @@ pub(crate) trait Dialect: Database + Sized {
 }
 
 /// Literal `IN (?, ?, ..)` list.
-fn push_in_list<DB: Dialect>(qb: &mut QueryBuilder<'_, DB>, vs: &[Uuid]) {
+fn push_in_list<DB: Backend>(qb: &mut QueryBuilder<'_, DB>, vs: &[Uuid]) {
     qb.push(" IN (");
     for (i, v) in vs.iter().enumerate() {
         if i > 0 {
@@ -62,7 +63,7 @@ fn push_in_list<DB: Dialect>(qb: &mut QueryBuilder<'_, DB>, vs: &[Uuid]) {
     qb.push(")");
 }
 
-impl Dialect for Sqlite {
+impl Backend for Sqlite {
     /// 1000 rows of at most 16 columns stay below SQLite's 32766 parameters.
     const MAX_ROWS: usize = 1000;
 
@@ -158,7 +159,7 @@ impl<'a> Column<'a> {
     }
 }
 
-impl Dialect for Postgres {
+impl Backend for Postgres {
     /// One parameter per column whatever the rows: the limit only bounds
     /// the size of one statement.
     const MAX_ROWS: usize = 5000;
@@ -398,7 +399,7 @@ const CHANGES: Table = Table {
     key: &["revision"],
 };
 
-fn insert_head<'a, DB: Dialect>(t: &Table) -> QueryBuilder<'a, DB> {
+fn insert_head<'a, DB: Backend>(t: &Table) -> QueryBuilder<'a, DB> {
     let mut qb = QueryBuilder::default();
     qb.push("INSERT INTO ");
     qb.push(t.name);
@@ -415,7 +416,7 @@ fn insert<'a, DB, T, F>(
     mut row: F,
 ) -> Result<QueryBuilder<'a, DB>, StoreError>
 where
-    DB: Dialect,
+    DB: Backend,
     T: ?Sized,
     F: FnMut(&mut Tuple<'a>, &'a T) -> Result<(), StoreError>,
 {
@@ -444,7 +445,7 @@ fn upsert<'a, DB, T, F>(
     row: F,
 ) -> Result<QueryBuilder<'a, DB>, StoreError>
 where
-    DB: Dialect,
+    DB: Backend,
     F: FnMut(&mut Tuple<'a>, &'a T) -> Result<(), StoreError>,
 {
     let mut qb = insert(t, rows, row)?;
@@ -461,7 +462,7 @@ where
     Ok(qb)
 }
 
-fn delete_by_id<'a, DB: Dialect>(table: &str, ids: &[Uuid]) -> QueryBuilder<'a, DB> {
+fn delete_by_id<'a, DB: Backend>(table: &str, ids: &[Uuid]) -> QueryBuilder<'a, DB> {
     let mut qb = QueryBuilder::default();
     qb.push("DELETE FROM ");
     qb.push(table);
@@ -538,7 +539,7 @@ macro_rules! collect {
 }
 
 /// The statement of one run (from [`runs`]).
-pub(crate) fn statement<'a, DB: Dialect>(
+pub(crate) fn statement<'a, DB: Backend>(
     run: &[&'a Change],
 ) -> Result<QueryBuilder<'a, DB>, StoreError> {
     let Some(first) = run.first() else {
@@ -718,8 +719,8 @@ pub(crate) fn statement<'a, DB: Dialect>(
     }
 }
 
-/// `INSERT INTO audit_events .. RETURNING seq` for at most [`Dialect::MAX_ROWS`] events.
-pub(crate) fn insert_audit<'a, DB: Dialect>(
+/// `INSERT INTO audit_events .. RETURNING seq` for at most [`Backend::MAX_ROWS`] events.
+pub(crate) fn insert_audit<'a, DB: Backend>(
     events: &[&'a AuditEvent],
 ) -> Result<QueryBuilder<'a, DB>, StoreError> {
     let mut qb = insert(&AUDIT_EVENTS, events, |t, e: &'a AuditEvent| {
@@ -740,7 +741,7 @@ pub(crate) fn insert_audit<'a, DB: Dialect>(
 }
 
 /// `INSERT INTO changes ..`: one row per commit.
-pub(crate) fn insert_changes<'a, DB: Dialect>(
+pub(crate) fn insert_changes<'a, DB: Backend>(
     commits: &[&'a crate::Commit],
 ) -> Result<QueryBuilder<'a, DB>, StoreError> {
     insert(&CHANGES, commits, |t, c: &'a crate::Commit| {
@@ -751,7 +752,7 @@ pub(crate) fn insert_changes<'a, DB: Dialect>(
 
 /// `SELECT .. FROM audit_events WHERE ..` for a filter (`None` when the
 /// filter cannot match anything).
-pub(crate) fn select_audit<DB: Dialect>(
+pub(crate) fn select_audit<DB: Backend>(
     f: &crate::AuditFilter,
 ) -> Option<QueryBuilder<'static, DB>> {
     if f.limit == 0 || f.organization_ids.as_ref().is_some_and(|o| o.is_empty()) {

@@ -158,14 +158,14 @@ impl Store for PgStore {
         // Build every statement before taking the lock.
         let mut entity_statements = batch::runs(
             commits.iter().flat_map(|c| &c.changes),
-            <Postgres as batch::Dialect>::MAX_ROWS,
+            <Postgres as batch::Backend>::MAX_ROWS,
         )
         .iter()
         .map(|run| batch::statement::<Postgres>(run))
         .collect::<Result<Vec<_>, _>>()?;
         let events: Vec<&AuditEvent> = commits.iter().flat_map(|c| &c.audit).collect();
         let mut audit_statements = events
-            .chunks(<Postgres as batch::Dialect>::MAX_ROWS)
+            .chunks(<Postgres as batch::Backend>::MAX_ROWS)
             .map(|chunk| Ok((chunk.len(), batch::insert_audit::<Postgres>(chunk)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let commit_refs: Vec<&Commit> = commits.iter().collect();

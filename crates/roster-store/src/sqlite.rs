@@ -363,14 +363,14 @@ impl Store for SqliteStore {
         // Build every statement before taking the write lock.
         let mut entity_statements = batch::runs(
             commits.iter().flat_map(|c| &c.changes),
-            <Sqlite as batch::Dialect>::MAX_ROWS,
+            <Sqlite as batch::Backend>::MAX_ROWS,
         )
         .iter()
         .map(|run| batch::statement::<Sqlite>(run))
         .collect::<Result<Vec<_>, _>>()?;
         let events: Vec<&AuditEvent> = commits.iter().flat_map(|c| &c.audit).collect();
         let mut audit_statements = events
-            .chunks(<Sqlite as batch::Dialect>::MAX_ROWS)
+            .chunks(<Sqlite as batch::Backend>::MAX_ROWS)
             .map(|chunk| Ok((chunk.len(), batch::insert_audit::<Sqlite>(chunk)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let commit_refs: Vec<&Commit> = commits.iter().collect();
