@@ -50,7 +50,7 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn corrupt(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Self {
         Self::Corrupt(format!("{what}: {e}"))
     }
 }

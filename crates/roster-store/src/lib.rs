@@ -7,13 +7,23 @@
 //! in one transaction together with their audit events and the change log,
 //! refusing a batch planned on a stale revision (so several replicas on one
 //! PostgreSQL never interleave writes).
+//!
+//! It is arranged by table: one descriptor per table (`table/`) says how
+//! its rows map to domain values, for writing and reading alike; the one
+//! commit transaction (`commit.rs`) and the model loader (`load.rs`) are
+//! written once over a backend's hooks (`backend.rs`); `sqlite/` and
+//! `postgres/` keep only what differs.
 
-mod batch;
-mod codec;
+mod backend;
+mod commit;
 mod error;
+mod load;
 mod postgres;
 mod sqlite;
+mod table;
+#[cfg(feature = "testing")]
 pub mod testing;
+mod value;
 
 pub use error::StoreError;
 pub use postgres::{PgStore, CHANGES_CHANNEL};

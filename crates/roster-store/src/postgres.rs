@@ -5,19 +5,18 @@
 //! announces its revision with `pg_notify('roster_changes', ..)` so other
 //! replicas follow the change log at once ([`Store::wait_for_change`]).
 
-use crate::batch;
-use crate::codec::{self, col_err, Cols, Loaded};
-use crate::{AuditFilter, Commit, Store, StoreError};
+mod backend;
+mod load;
+
+use crate::table::{api_keys, audit_events, changes, meta};
+use crate::{commit, AuditFilter, Commit, Store, StoreError};
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Model, Revision};
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
-use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -68,36 +67,6 @@ impl PgStore {
     }
 }
 
-impl Cols for PgRow {
-    fn str(&self, i: usize, what: &str) -> Result<&str, StoreError> {
-        self.try_get::<&str, _>(i).map_err(|e| col_err(what, e))
-    }
-    fn opt_str(&self, i: usize, what: &str) -> Result<Option<&str>, StoreError> {
-        self.try_get::<Option<&str>, _>(i)
-            .map_err(|e| col_err(what, e))
-    }
-    fn uuid(&self, i: usize, what: &str) -> Result<Uuid, StoreError> {
-        self.try_get::<Uuid, _>(i).map_err(|e| col_err(what, e))
-    }
-    fn opt_uuid(&self, i: usize, what: &str) -> Result<Option<Uuid>, StoreError> {
-        self.try_get::<Option<Uuid>, _>(i)
-            .map_err(|e| col_err(what, e))
-    }
-    fn ts(&self, i: usize, what: &str) -> Result<OffsetDateTime, StoreError> {
-        self.try_get::<OffsetDateTime, _>(i)
-            .map_err(|e| col_err(what, e))
-    }
-    fn opt_ts(&self, i: usize, what: &str) -> Result<Option<OffsetDateTime>, StoreError> {
-        self.try_get::<Option<OffsetDateTime>, _>(i)
-            .map_err(|e| col_err(what, e))
-    }
-    fn int(&self, i: usize, what: &str) -> Result<i64, StoreError> {
-        self.try_get::<i64, _>(i).map_err(|e| col_err(what, e))
-    }
-}
-
-const SELECT_REVISION: &str = "SELECT revision FROM meta WHERE id = 1";
-
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -107,23 +76,11 @@ impl Store for PgStore {
     }
 
     async fn load_model(&self) -> Result<Model, StoreError> {
-        // One task reads and decodes rows while this one applies them.
-        let (send, batches) = tokio::sync::mpsc::channel(4);
-        let reader = tokio::spawn(read_changes(self.pool.clone(), send));
-        codec::assemble(batches, reader, |m, changes: Vec<Change>| {
-            for c in &changes {
-                m.apply(c);
-            }
-            Ok(())
-        })
-        .await
+        load::load_model(self.pool.clone()).await
     }
 
     async fn current_revision(&self) -> Result<Revision, StoreError> {
-        let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
-            .fetch_one(&self.pool)
-            .await?;
-        codec::revision(rev, "meta.revision")
+        meta::revision(&self.pool).await
     }
 
     async fn changes_since(
@@ -131,18 +88,7 @@ impl Store for PgStore {
         after: Revision,
         limit: u32,
     ) -> Result<Vec<(Revision, Vec<Change>)>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(
-            "SELECT revision, CAST(body AS TEXT) FROM changes WHERE revision > $1 \
-             ORDER BY revision LIMIT $2",
-        )
-        .bind(i64::try_from(after).unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(codec::change_row).collect()
+        changes::since(&self.pool, after, limit).await
     }
 
     async fn commit(
@@ -150,93 +96,15 @@ impl Store for PgStore {
         base: Revision,
         commits: &[Commit],
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let Some(last) = commits.last() else {
-            return Ok(Vec::new());
-        };
-        batch::check_revisions(base, commits)?;
-        let last_rev = codec::rev_to_i64(last.revision)?;
-        // Build every statement before taking the lock.
-        let mut entity_statements = batch::runs(
-            commits.iter().flat_map(|c| &c.changes),
-            <Postgres as batch::Dialect>::MAX_ROWS,
-        )
-        .iter()
-        .map(|run| batch::statement::<Postgres>(run))
-        .collect::<Result<Vec<_>, _>>()?;
-        let events: Vec<&AuditEvent> = commits.iter().flat_map(|c| &c.audit).collect();
-        let mut audit_statements = events
-            .chunks(<Postgres as batch::Dialect>::MAX_ROWS)
-            .map(|chunk| Ok((chunk.len(), batch::insert_audit::<Postgres>(chunk)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let commit_refs: Vec<&Commit> = commits.iter().collect();
-        let mut change_statements = commit_refs
-            .chunks(64)
-            .map(batch::insert_changes::<Postgres>)
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let mut tx = self.pool.begin().await?;
-        let applied = async {
-            // The row lock serializes writers across replicas until COMMIT.
-            let current: i64 =
-                sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1 FOR UPDATE")
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let current = codec::revision(current, "meta.revision")?;
-            if current != base {
-                return Err(StoreError::Stale { current });
-            }
-            for qb in &mut entity_statements {
-                qb.build().execute(&mut *tx).await?;
-            }
-            let mut seqs = Vec::with_capacity(events.len());
-            for (n, qb) in &mut audit_statements {
-                seqs.extend(batch::sorted_seqs(
-                    *n,
-                    qb.build_query_scalar().fetch_all(&mut *tx).await?,
-                )?);
-            }
-            for qb in &mut change_statements {
-                qb.build().execute(&mut *tx).await?;
-            }
-            sqlx::query("UPDATE meta SET revision = $1 WHERE id = 1")
-                .bind(last_rev)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANGES_CHANNEL)
-                .bind(last_rev.to_string())
-                .execute(&mut *tx)
-                .await?;
-            Ok(seqs)
-        }
-        .await;
-        match applied {
-            Ok(seqs) => {
-                tx.commit().await?;
-                Ok(batch::numbered(&events, seqs))
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        commit::commit(&self.pool, base, commits).await
     }
 
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
-        let Some(mut qb) = batch::select_audit::<Postgres>(filter) else {
-            return Ok(Vec::new());
-        };
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(codec::audit_event).collect()
+        audit_events::matching(&self.pool, filter).await
     }
 
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-            .bind(codec::truncate_micros(at))
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        api_keys::touch(&self.pool, id, at).await
     }
 
     async fn wait_for_change(&self, timeout: Duration) -> Result<(), StoreError> {
@@ -282,45 +150,4 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
-}
-
-/// Rows decoded per message of [`read_changes`].
-const LOAD_BATCH: usize = 4096;
-
-/// Reads and decodes every table in one snapshot, and returns the revision
-/// that snapshot reflects. Stops early (without error) when the loader has
-/// gone.
-async fn read_changes(
-    pool: PgPool,
-    send: tokio::sync::mpsc::Sender<Loaded<Vec<Change>>>,
-) -> Result<i64, StoreError> {
-    let mut tx = pool
-        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await?;
-    let rev: i64 = sqlx::query_scalar(SELECT_REVISION)
-        .fetch_one(&mut *tx)
-        .await?;
-    let sizes = sqlx::query_as(codec::PG_SIZES).fetch_one(&mut *tx).await?;
-    if send.send(Loaded::Sizes(sizes)).await.is_err() {
-        return Ok(rev);
-    }
-    for (read, decode) in codec::tables::<PgRow>() {
-        let sql = read.select();
-        let mut rows = sqlx::query(&sql).fetch(&mut *tx);
-        let mut batch = Vec::with_capacity(LOAD_BATCH);
-        while let Some(row) = rows.try_next().await? {
-            batch.push(decode(&row)?);
-            if batch.len() == LOAD_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
-                if send.send(Loaded::Rows(full)).await.is_err() {
-                    return Ok(rev);
-                }
-            }
-        }
-        if !batch.is_empty() && send.send(Loaded::Rows(batch)).await.is_err() {
-            return Ok(rev);
-        }
-    }
-    tx.rollback().await?;
-    Ok(rev)
 }

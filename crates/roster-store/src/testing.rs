@@ -1,6 +1,6 @@
 //! Throw-away databases **for tests** (of this crate and of the crates that
-//! use it). Not behind a feature so that every crate's tests can use it; it
-//! is not meant for production code.
+//! use it), behind the `testing` feature that only their dev-dependencies
+//! enable, so none of it is compiled into the product.
 //!
 //! [`test_databases`] always gives a fresh SQLite file in a fresh temporary
 //! directory and, when `ROSTER_TEST_DATABASE_URL` names a PostgreSQL server
@@ -39,7 +39,10 @@ pub struct TestDatabase {
 #[derive(Debug)]
 enum Guard {
     /// The directory holding the SQLite file (and its WAL), removed on drop.
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Sqlite(
+        #[expect(dead_code, reason = "held only to remove the directory on drop")]
+        tempfile::TempDir,
+    ),
     /// The admin URL and the name of the database to drop.
     Postgres { admin_url: String, name: String },
 }
@@ -153,7 +156,7 @@ static PG_SKIPPED: Once = Once::new();
 ///
 /// When a database cannot be created: a test must not pass silently on
 /// fewer backends than configured.
-#[allow(clippy::panic)]
+#[expect(clippy::panic, reason = "a test helper: failing loudly is its job")]
 pub async fn test_databases() -> Vec<TestDatabase> {
     let mut out = Vec::new();
     match TestDatabase::sqlite() {

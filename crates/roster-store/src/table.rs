@@ -1,0 +1,413 @@
+//! One descriptor per table: its name, columns and key, how a domain value
+//! becomes a row and how a row becomes a domain value. The commit (which
+//! writes rows) and the loaders (which read them) both go through these, so
+//! a table's columns are declared once, in its file under `table/`.
+//!
+//! This module holds what every table shares: the [`Table`] trait, the row
+//! [`Encoder`] and [`Decoder`], and the statements built from a descriptor
+//! (`INSERT`, upsert, `DELETE` by id, `SELECT`), rendered by a [`Backend`].
+
+pub(crate) mod accounts;
+pub(crate) mod api_keys;
+pub(crate) mod audit_events;
+pub(crate) mod changes;
+pub(crate) mod grants;
+pub(crate) mod memberships;
+pub(crate) mod meta;
+pub(crate) mod organizations;
+pub(crate) mod permissions;
+pub(crate) mod roles;
+pub(crate) mod users;
+
+use crate::backend::Backend;
+use crate::error::StoreError;
+use crate::value::{self, rev_to_i64, to_json};
+use roster_domain::{DomainError, Revision};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::QueryBuilder;
+use std::fmt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+// ----- the descriptor ---------------------------------------------------------
+
+/// One column of a table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Column {
+    name: &'static str,
+    /// Inserts write it (not: the database assigns it, `audit_events.seq`).
+    written: bool,
+    /// Selects read it (not: kept for the database's own constraints,
+    /// `users.email_key`).
+    read: bool,
+    /// JSON, read through `CAST(.. AS TEXT)`, which both backends accept, so
+    /// decoders see text everywhere.
+    json: bool,
+}
+
+/// A column written and read as it is.
+pub(crate) const fn col(name: &'static str) -> Column {
+    Column {
+        name,
+        written: true,
+        read: true,
+        json: false,
+    }
+}
+
+/// A JSON column.
+pub(crate) const fn json(name: &'static str) -> Column {
+    Column {
+        json: true,
+        ..col(name)
+    }
+}
+
+/// A column only written (derived from the entity for a constraint).
+pub(crate) const fn write_only(name: &'static str) -> Column {
+    Column {
+        read: false,
+        ..col(name)
+    }
+}
+
+/// A column the database fills in, only read.
+pub(crate) const fn generated(name: &'static str) -> Column {
+    Column {
+        written: false,
+        ..col(name)
+    }
+}
+
+/// A table: where its rows live and how they map to domain values.
+pub(crate) trait Table {
+    /// The table's name.
+    const NAME: &'static str;
+    /// Its columns, in the order [`Table::encode`] writes and
+    /// [`Table::decode`] reads them.
+    const COLUMNS: &'static [Column];
+    /// The conflict target of an upsert (empty where rows are only appended).
+    const KEY: &'static [&'static str];
+    /// What one row is written from.
+    type Written: ?Sized;
+    /// What one row reads back as.
+    type Read;
+    /// Pushes the values of the written columns, in order.
+    fn encode<'a>(v: &'a Self::Written, row: &mut Encoder<'a>) -> Result<(), StoreError>;
+    /// Reads the read columns, in order.
+    fn decode<R: Cols>(row: &mut Decoder<'_, R>) -> Result<Self::Read, StoreError>;
+}
+
+/// The columns a `SELECT` of `columns` lists, in order:
+/// `id, name, CAST(phone AS TEXT), ..`.
+pub(crate) fn select_list(columns: &[Column]) -> String {
+    let mut out = String::new();
+    for c in columns.iter().filter(|c| c.read) {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        if c.json {
+            out.push_str("CAST(");
+            out.push_str(c.name);
+            out.push_str(" AS TEXT)");
+        } else {
+            out.push_str(c.name);
+        }
+    }
+    out
+}
+
+// ----- writing rows -----------------------------------------------------------
+
+/// One column value of a row to write.
+#[derive(Debug)]
+pub(crate) enum Val<'a> {
+    Uuid(Option<Uuid>),
+    Ts(Option<OffsetDateTime>),
+    Str(Option<&'a str>),
+    String(Option<String>),
+    Json(Option<String>),
+    Int(i64),
+}
+
+/// Collects the values of rows, row after row, for [`Backend::push_rows`].
+#[derive(Debug)]
+pub(crate) struct Encoder<'a> {
+    vals: Vec<Val<'a>>,
+}
+
+impl<'a> Encoder<'a> {
+    pub(crate) fn uuid(&mut self, v: Uuid) -> &mut Self {
+        self.opt_uuid(Some(v))
+    }
+    pub(crate) fn opt_uuid(&mut self, v: Option<Uuid>) -> &mut Self {
+        self.vals.push(Val::Uuid(v));
+        self
+    }
+    pub(crate) fn ts(&mut self, v: OffsetDateTime) -> &mut Self {
+        self.opt_ts(Some(v))
+    }
+    pub(crate) fn opt_ts(&mut self, v: Option<OffsetDateTime>) -> &mut Self {
+        self.vals.push(Val::Ts(v));
+        self
+    }
+    pub(crate) fn str(&mut self, v: &'a str) -> &mut Self {
+        self.opt_str(Some(v))
+    }
+    pub(crate) fn opt_str(&mut self, v: Option<&'a str>) -> &mut Self {
+        self.vals.push(Val::Str(v));
+        self
+    }
+    pub(crate) fn string(&mut self, v: String) -> &mut Self {
+        self.vals.push(Val::String(Some(v)));
+        self
+    }
+    pub(crate) fn json<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<&mut Self, StoreError> {
+        self.vals.push(Val::Json(Some(to_json(v)?)));
+        Ok(self)
+    }
+    pub(crate) fn opt_json<T: Serialize>(
+        &mut self,
+        v: Option<&T>,
+    ) -> Result<&mut Self, StoreError> {
+        self.vals.push(Val::Json(v.map(to_json).transpose()?));
+        Ok(self)
+    }
+    pub(crate) fn int(&mut self, v: i64) -> &mut Self {
+        self.vals.push(Val::Int(v));
+        self
+    }
+    pub(crate) fn rev(&mut self, v: Revision) -> Result<&mut Self, StoreError> {
+        Ok(self.int(rev_to_i64(v)?))
+    }
+}
+
+/// `INSERT INTO t (..) <rows>` of at most [`Backend::MAX_ROWS`] rows.
+pub(crate) fn insert<'a, B: Backend, T: Table>(
+    rows: &[&'a T::Written],
+) -> Result<QueryBuilder<'a, B>, StoreError> {
+    let written = || T::COLUMNS.iter().filter(|c| c.written);
+    let width = written().count();
+    let mut row = Encoder {
+        vals: Vec::with_capacity(width * rows.len()),
+    };
+    for r in rows {
+        T::encode(r, &mut row)?;
+    }
+    if row.vals.len() != width * rows.len() {
+        return Err(StoreError::Invalid(format!(
+            "{}: wrong number of values",
+            T::NAME
+        )));
+    }
+    let mut qb = QueryBuilder::default();
+    qb.push("INSERT INTO ");
+    qb.push(T::NAME);
+    qb.push(" (");
+    for (i, c) in written().enumerate() {
+        if i > 0 {
+            qb.push(", ");
+        }
+        qb.push(c.name);
+    }
+    qb.push(") ");
+    B::push_rows(&mut qb, width, row.vals)?;
+    Ok(qb)
+}
+
+/// [`insert`] that replaces existing rows (by the table's key) in place.
+pub(crate) fn upsert<'a, B: Backend, T: Table>(
+    rows: &[&'a T::Written],
+) -> Result<QueryBuilder<'a, B>, StoreError> {
+    let mut qb = insert::<B, T>(rows)?;
+    qb.push(" ON CONFLICT (");
+    qb.push(T::KEY.join(", "));
+    qb.push(") DO UPDATE SET ");
+    let set = T::COLUMNS
+        .iter()
+        .filter(|c| c.written && !T::KEY.contains(&c.name));
+    for (i, c) in set.enumerate() {
+        if i > 0 {
+            qb.push(", ");
+        }
+        qb.push(format_args!("{0} = excluded.{0}", c.name));
+    }
+    Ok(qb)
+}
+
+/// `DELETE FROM t WHERE id IN (..)`, for a table keyed by its `id`.
+pub(crate) fn delete_by_id<'a, B: Backend, T: Table>(
+    ids: &[Uuid],
+) -> Result<QueryBuilder<'a, B>, StoreError> {
+    let mut qb = QueryBuilder::default();
+    qb.push("DELETE FROM ");
+    qb.push(T::NAME);
+    qb.push(" WHERE id");
+    B::push_in_uuids(&mut qb, ids);
+    Ok(qb)
+}
+
+/// `SELECT <read columns> FROM t`, to which a caller may add a `WHERE`.
+pub(crate) fn select<'a, B: Backend, T: Table>() -> QueryBuilder<'a, B> {
+    let mut qb = QueryBuilder::default();
+    qb.push("SELECT ");
+    qb.push(select_list(T::COLUMNS));
+    qb.push(" FROM ");
+    qb.push(T::NAME);
+    qb
+}
+
+// ----- reading rows -----------------------------------------------------------
+
+/// A column of a table, as errors name it: `users.email`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Field {
+    table: &'static str,
+    column: &'static str,
+}
+
+impl Field {
+    pub(crate) const fn new(table: &'static str, column: &'static str) -> Self {
+        Self { table, column }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.table, self.column)
+    }
+}
+
+/// Positional typed access to a row of a backend; `what` names the column
+/// in errors. Ids and timestamps are text unless a backend has types of
+/// its own for them (PostgreSQL's `uuid` and `timestamptz`).
+pub(crate) trait Cols {
+    fn opt_str(&self, i: usize, what: Field) -> Result<Option<&str>, StoreError>;
+    fn int(&self, i: usize, what: Field) -> Result<i64, StoreError>;
+    fn opt_uuid(&self, i: usize, what: Field) -> Result<Option<Uuid>, StoreError> {
+        self.opt_str(i, what)?
+            .map(|s| Uuid::parse_str(s).map_err(|e| StoreError::corrupt(what, e)))
+            .transpose()
+    }
+    fn opt_ts(&self, i: usize, what: Field) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.opt_str(i, what)?
+            .map(|s| value::parse_ts(s, what))
+            .transpose()
+    }
+}
+
+/// Column `i` of an sqlx row, a failure to decode it reported as corrupt `what`.
+pub(crate) fn get<'r, R, T>(row: &'r R, i: usize, what: Field) -> Result<T, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    row.try_get(i).map_err(|e| StoreError::corrupt(what, e))
+}
+
+/// Reads one row's columns in their declared order.
+#[derive(Debug)]
+pub(crate) struct Decoder<'r, R> {
+    row: &'r R,
+    table: &'static str,
+    columns: std::slice::Iter<'static, Column>,
+    at: usize,
+}
+
+/// Decodes one row of table `T`.
+pub(crate) fn decode<T: Table, R: Cols>(row: &R) -> Result<T::Read, StoreError> {
+    T::decode(&mut Decoder {
+        row,
+        table: T::NAME,
+        columns: T::COLUMNS.iter(),
+        at: 0,
+    })
+}
+
+fn null(what: Field) -> StoreError {
+    StoreError::Corrupt(format!("{what}: null"))
+}
+
+impl<'r, R: Cols> Decoder<'r, R> {
+    /// The position and name of the next read column.
+    fn next(&mut self) -> (usize, Field) {
+        let column = self.columns.find(|c| c.read).map_or("?", |c| c.name);
+        let at = self.at;
+        self.at += 1;
+        let what = Field {
+            table: self.table,
+            column,
+        };
+        (at, what)
+    }
+
+    pub(crate) fn opt_str(&mut self) -> Result<Option<&'r str>, StoreError> {
+        let (i, what) = self.next();
+        self.row.opt_str(i, what)
+    }
+    pub(crate) fn str(&mut self) -> Result<&'r str, StoreError> {
+        let (i, what) = self.next();
+        self.row.opt_str(i, what)?.ok_or_else(|| null(what))
+    }
+    pub(crate) fn string(&mut self) -> Result<String, StoreError> {
+        self.str().map(str::to_owned)
+    }
+    pub(crate) fn opt_uuid(&mut self) -> Result<Option<Uuid>, StoreError> {
+        let (i, what) = self.next();
+        self.row.opt_uuid(i, what)
+    }
+    pub(crate) fn uuid(&mut self) -> Result<Uuid, StoreError> {
+        let (i, what) = self.next();
+        self.row.opt_uuid(i, what)?.ok_or_else(|| null(what))
+    }
+    pub(crate) fn opt_ts(&mut self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let (i, what) = self.next();
+        self.row.opt_ts(i, what)
+    }
+    pub(crate) fn ts(&mut self) -> Result<OffsetDateTime, StoreError> {
+        let (i, what) = self.next();
+        self.row.opt_ts(i, what)?.ok_or_else(|| null(what))
+    }
+    pub(crate) fn int(&mut self) -> Result<i64, StoreError> {
+        let (i, what) = self.next();
+        self.row.int(i, what)
+    }
+    pub(crate) fn rev(&mut self) -> Result<Revision, StoreError> {
+        let (i, what) = self.next();
+        value::revision(self.row.int(i, what)?, what)
+    }
+    /// Text that a domain type parses (a refusal means the row is corrupt).
+    pub(crate) fn parse<T>(
+        &mut self,
+        parse: impl FnOnce(&str) -> Result<T, DomainError>,
+    ) -> Result<T, StoreError> {
+        let (i, what) = self.next();
+        let s = self.row.opt_str(i, what)?.ok_or_else(|| null(what))?;
+        value::domain(parse(s), what)
+    }
+    /// Nullable text that a domain type parses.
+    pub(crate) fn opt_parse<T>(
+        &mut self,
+        parse: impl FnOnce(&str) -> Result<T, DomainError>,
+    ) -> Result<Option<T>, StoreError> {
+        let (i, what) = self.next();
+        self.row
+            .opt_str(i, what)?
+            .map(|s| value::domain(parse(s), what))
+            .transpose()
+    }
+    pub(crate) fn json<T: DeserializeOwned>(&mut self) -> Result<T, StoreError> {
+        let (i, what) = self.next();
+        let s = self.row.opt_str(i, what)?.ok_or_else(|| null(what))?;
+        value::from_json(s, what)
+    }
+    pub(crate) fn opt_json<T: DeserializeOwned>(&mut self) -> Result<Option<T>, StoreError> {
+        let (i, what) = self.next();
+        self.row
+            .opt_str(i, what)?
+            .map(|s| value::from_json(s, what))
+            .transpose()
+    }
+}

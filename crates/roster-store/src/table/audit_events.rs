@@ -1,0 +1,129 @@
+//! `audit_events`: the audit trail, appended by every commit and numbered
+//! by the database (`seq`).
+
+use super::{col, generated, json, Cols, Column, Decoder, Encoder, Field, Table};
+use crate::backend::Backend;
+use crate::error::StoreError;
+use crate::AuditFilter;
+use roster_domain::{AccountId, AuditEvent, OrganizationId, UserId};
+use sqlx::{Executor, IntoArguments, Pool, QueryBuilder};
+use uuid::Uuid;
+
+/// The `audit_events` table.
+#[derive(Debug)]
+pub(crate) struct AuditEvents;
+
+impl Table for AuditEvents {
+    const NAME: &'static str = "audit_events";
+    const COLUMNS: &'static [Column] = &[
+        generated("seq"),
+        col("occurred_at"),
+        col("actor_id"),
+        col("action"),
+        col("target_type"),
+        col("target_id"),
+        col("organization_id"),
+        col("account_id"),
+        json("state_before"),
+        json("state_after"),
+        col("request_id"),
+        col("revision"),
+    ];
+    const KEY: &'static [&'static str] = &[];
+    type Written = AuditEvent;
+    type Read = AuditEvent;
+
+    fn encode<'a>(e: &'a AuditEvent, row: &mut Encoder<'a>) -> Result<(), StoreError> {
+        row.ts(e.at)
+            .opt_uuid(e.actor_id.map(|i| i.0))
+            .str(&e.action)
+            .str(&e.target_type)
+            .str(&e.target_id)
+            .opt_uuid(e.organization_id.map(|o| o.0))
+            .opt_uuid(e.account_id.map(|a| a.0))
+            .opt_json(e.before.as_ref())?
+            .opt_json(e.after.as_ref())?
+            .opt_str(e.request_id.as_deref())
+            .rev(e.revision)?;
+        Ok(())
+    }
+
+    fn decode<R: Cols>(row: &mut Decoder<'_, R>) -> Result<AuditEvent, StoreError> {
+        Ok(AuditEvent {
+            seq: row.int()?,
+            at: row.ts()?,
+            actor_id: row.opt_uuid()?.map(UserId),
+            action: row.string()?,
+            target_type: row.string()?,
+            target_id: row.string()?,
+            organization_id: row.opt_uuid()?.map(OrganizationId),
+            account_id: row.opt_uuid()?.map(AccountId),
+            before: row.opt_json()?,
+            after: row.opt_json()?,
+            request_id: row.opt_str()?.map(str::to_owned),
+            revision: row.rev()?,
+        })
+    }
+}
+
+/// `INSERT INTO audit_events .. RETURNING seq` of at most
+/// [`Backend::MAX_ROWS`] events.
+pub(crate) fn insert<'a, B: Backend>(
+    events: &[&'a AuditEvent],
+) -> Result<QueryBuilder<'a, B>, StoreError> {
+    let mut qb = super::insert::<B, AuditEvents>(events)?;
+    qb.push(" RETURNING seq");
+    Ok(qb)
+}
+
+/// The `seq` of a row `RETURNING seq`.
+pub(crate) fn seq<R: Cols>(row: &R) -> Result<i64, StoreError> {
+    row.int(0, Field::new(AuditEvents::NAME, "seq"))
+}
+
+/// `SELECT .. FROM audit_events WHERE ..` for a filter (`None` when the
+/// filter cannot match anything).
+fn select<B: Backend>(f: &AuditFilter) -> Option<QueryBuilder<'_, B>> {
+    if f.limit == 0 || f.organization_ids.as_ref().is_some_and(|o| o.is_empty()) {
+        return None;
+    }
+    let mut qb = super::select::<B, AuditEvents>();
+    qb.push(" WHERE 1 = 1");
+    if let Some(a) = f.actor_id {
+        qb.push(" AND actor_id = ");
+        B::bind_uuid(&mut qb, Some(a.0));
+    }
+    if let Some(t) = &f.target_id {
+        qb.push(" AND target_id = ");
+        B::bind_str(&mut qb, Some(t));
+    }
+    if let Some(orgs) = &f.organization_ids {
+        let ids: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
+        qb.push(" AND organization_id");
+        B::push_in_uuids(&mut qb, &ids);
+    }
+    if let Some(after) = f.after {
+        qb.push(" AND seq > ");
+        B::bind_int(&mut qb, after);
+    }
+    qb.push(" ORDER BY seq LIMIT ");
+    B::bind_int(&mut qb, i64::from(f.limit));
+    Some(qb)
+}
+
+/// The events matching a filter, by ascending `seq`.
+pub(crate) async fn matching<B>(
+    pool: &Pool<B>,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditEvent>, StoreError>
+where
+    B: Backend,
+    for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
+    for<'q> B::Arguments<'q>: IntoArguments<'q, B>,
+{
+    let Some(mut qb) = select::<B>(filter) else {
+        return Ok(Vec::new());
+    };
+    let rows = B::build(&mut qb).fetch_all(pool).await?;
+    rows.iter().map(super::decode::<AuditEvents, _>).collect()
+}

@@ -1,0 +1,105 @@
+//! `grants`: a role or a permission given to a user at a scope.
+
+use super::{col, Cols, Column, Decoder, Encoder, Table};
+use crate::error::StoreError;
+use roster_domain::{
+    AccountId, Change, Grant, GrantId, GrantTarget, OrganizationId, PermissionId, RoleId, RoleKey,
+    Scope, UserId,
+};
+use uuid::Uuid;
+
+/// The `grants` table.
+#[derive(Debug)]
+pub(crate) struct Grants;
+
+impl Table for Grants {
+    const NAME: &'static str = "grants";
+    const COLUMNS: &'static [Column] = &[
+        col("id"),
+        col("user_id"),
+        // The target: a role (organization and id; no organization for a
+        // built-in role) or a permission, never both.
+        col("role_organization_id"),
+        col("role_id"),
+        col("permission_id"),
+        col("scope_kind"),
+        col("scope_id"),
+        col("created_at"),
+        col("created_by"),
+        col("revision"),
+    ];
+    const KEY: &'static [&'static str] = &["id"];
+    type Written = Grant;
+    type Read = Change;
+
+    fn encode<'a>(g: &'a Grant, row: &mut Encoder<'a>) -> Result<(), StoreError> {
+        row.uuid(g.id.0).uuid(g.user_id.0);
+        match &g.target {
+            GrantTarget::Role(k) => row
+                .opt_uuid(k.organization_id.map(|o| o.0))
+                .str(k.id.as_str())
+                .opt_uuid(None),
+            GrantTarget::Permission(p) => row.opt_uuid(None).opt_str(None).uuid(p.0),
+        };
+        let (kind, id) = scope_cols(&g.scope);
+        row.str(kind)
+            .opt_uuid(id)
+            .ts(g.created_at)
+            .opt_uuid(g.created_by.map(|i| i.0))
+            .rev(g.revision)?;
+        Ok(())
+    }
+
+    fn decode<R: Cols>(row: &mut Decoder<'_, R>) -> Result<Change, StoreError> {
+        let id = GrantId(row.uuid()?);
+        let user_id = UserId(row.uuid()?);
+        let role_org = row.opt_uuid()?;
+        let role_id = row.opt_parse(RoleId::parse)?;
+        let permission_id = row.opt_uuid()?;
+        let target = match (role_id, permission_id) {
+            (Some(id), None) => GrantTarget::Role(RoleKey {
+                organization_id: role_org.map(OrganizationId),
+                id,
+            }),
+            (None, Some(p)) => GrantTarget::Permission(PermissionId(p)),
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "grants: exactly one of role_id and permission_id must be set".into(),
+                ))
+            }
+        };
+        let scope = parse_scope(row.str()?, row.opt_uuid()?)?;
+        Ok(Change::PutGrant(Grant {
+            id,
+            user_id,
+            target,
+            scope,
+            created_at: row.ts()?,
+            created_by: row.opt_uuid()?.map(UserId),
+            revision: row.rev()?,
+        }))
+    }
+}
+
+/// The scope as `(scope_kind, scope_id)`.
+fn scope_cols(s: &Scope) -> (&'static str, Option<Uuid>) {
+    match *s {
+        Scope::Global => ("global", None),
+        Scope::Organization(o) => ("organization", Some(o.0)),
+        Scope::Accounts(o) => ("accounts", Some(o.0)),
+        Scope::Account(a) => ("account", Some(a.0)),
+    }
+}
+
+fn parse_scope(kind: &str, id: Option<Uuid>) -> Result<Scope, StoreError> {
+    let need = |id: Option<Uuid>| {
+        id.ok_or_else(|| StoreError::Corrupt(format!("grants.scope_id: missing for `{kind}`")))
+    };
+    Ok(match kind {
+        "global" => Scope::Global,
+        "organization" => Scope::Organization(OrganizationId(need(id)?)),
+        "accounts" => Scope::Accounts(OrganizationId(need(id)?)),
+        "account" => Scope::Account(AccountId(need(id)?)),
+        other => return Err(StoreError::Corrupt(format!("grants.scope_kind: `{other}`"))),
+    })
+}
