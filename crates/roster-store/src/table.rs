@@ -26,6 +26,7 @@ use roster_domain::{DomainError, Revision};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::QueryBuilder;
+use std::borrow::Cow;
 use std::fmt;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -260,51 +261,61 @@ pub(crate) fn select<'a, B: Backend, T: Table>() -> QueryBuilder<'a, B> {
 
 // ----- reading rows -----------------------------------------------------------
 
-/// A column of a table, as errors name it: `users.email`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Field {
-    table: &'static str,
-    column: &'static str,
-}
+/// Why a column did not read as asked. Cheap to pass around: the
+/// [`Decoder`] names the column (`users.email: ..`) only when one fails.
+#[derive(Debug)]
+pub(crate) struct Bad(Cow<'static, str>);
 
-impl Field {
-    pub(crate) const fn new(table: &'static str, column: &'static str) -> Self {
-        Self { table, column }
+impl Bad {
+    /// A failure described by `e`.
+    #[cold]
+    pub(crate) fn new(e: impl fmt::Display) -> Self {
+        Self(Cow::Owned(e.to_string()))
+    }
+    /// A failure described by a fixed text.
+    #[cold]
+    pub(crate) const fn said(what: &'static str) -> Self {
+        Self(Cow::Borrowed(what))
     }
 }
 
-impl fmt::Display for Field {
+impl fmt::Display for Bad {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.table, self.column)
+        f.write_str(&self.0)
     }
 }
 
-/// Positional typed access to a row of a backend; `what` names the column
-/// in errors. Ids and timestamps are text unless a backend has types of
-/// its own for them (PostgreSQL's `uuid` and `timestamptz`).
+/// Positional typed access to a row of a backend. Ids and timestamps are
+/// text unless a backend has types of its own for them (PostgreSQL's `uuid`
+/// and `timestamptz`).
 pub(crate) trait Cols {
-    fn opt_str(&self, i: usize, what: Field) -> Result<Option<&str>, StoreError>;
-    fn int(&self, i: usize, what: Field) -> Result<i64, StoreError>;
-    fn opt_uuid(&self, i: usize, what: Field) -> Result<Option<Uuid>, StoreError> {
-        self.opt_str(i, what)?
-            .map(|s| Uuid::parse_str(s).map_err(|e| StoreError::corrupt(what, e)))
-            .transpose()
+    fn opt_str(&self, i: usize) -> Result<Option<&str>, Bad>;
+    fn int(&self, i: usize) -> Result<i64, Bad>;
+    #[inline]
+    fn opt_uuid(&self, i: usize) -> Result<Option<Uuid>, Bad> {
+        match self.opt_str(i)? {
+            Some(s) => Uuid::parse_str(s).map(Some).map_err(Bad::new),
+            None => Ok(None),
+        }
     }
-    fn opt_ts(&self, i: usize, what: Field) -> Result<Option<OffsetDateTime>, StoreError> {
-        self.opt_str(i, what)?
-            .map(|s| value::parse_ts(s, what))
-            .transpose()
+    #[inline]
+    fn opt_ts(&self, i: usize) -> Result<Option<OffsetDateTime>, Bad> {
+        match self.opt_str(i)? {
+            Some(s) => value::parse_ts(s).map(Some).map_err(Bad::new),
+            None => Ok(None),
+        }
     }
 }
 
-/// Column `i` of an sqlx row, a failure to decode it reported as corrupt `what`.
-pub(crate) fn get<'r, R, T>(row: &'r R, i: usize, what: Field) -> Result<T, StoreError>
+/// Column `i` of an sqlx row.
+#[inline]
+pub(crate) fn get<'r, R, T>(row: &'r R, i: usize) -> Result<T, Bad>
 where
     R: sqlx::Row,
     usize: sqlx::ColumnIndex<R>,
     T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    row.try_get(i).map_err(|e| StoreError::corrupt(what, e))
+    row.try_get(i).map_err(Bad::new)
 }
 
 /// Reads one row's columns in their declared order.
@@ -312,102 +323,135 @@ where
 pub(crate) struct Decoder<'r, R> {
     row: &'r R,
     table: &'static str,
-    columns: std::slice::Iter<'static, Column>,
+    columns: &'static [Column],
     at: usize,
 }
 
 /// Decodes one row of table `T`.
+#[inline]
 pub(crate) fn decode<T: Table, R: Cols>(row: &R) -> Result<T::Read, StoreError> {
     T::decode(&mut Decoder {
         row,
         table: T::NAME,
-        columns: T::COLUMNS.iter(),
+        columns: T::COLUMNS,
         at: 0,
     })
 }
 
-fn null(what: Field) -> StoreError {
-    StoreError::Corrupt(format!("{what}: null"))
-}
-
 impl<'r, R: Cols> Decoder<'r, R> {
-    /// The position and name of the next read column.
-    fn next(&mut self) -> (usize, Field) {
-        let column = self.columns.find(|c| c.read).map_or("?", |c| c.name);
+    /// The position of the next column read.
+    #[inline]
+    fn next(&mut self) -> usize {
         let at = self.at;
         self.at += 1;
-        let what = Field {
-            table: self.table,
-            column,
-        };
-        (at, what)
+        at
     }
 
+    /// Column `at` failed: `table.column: why`.
+    #[cold]
+    fn bad(&self, at: usize, why: impl fmt::Display) -> StoreError {
+        let column = self
+            .columns
+            .iter()
+            .filter(|c| c.read)
+            .nth(at)
+            .map_or("?", |c| c.name);
+        StoreError::Corrupt(format!("{}.{column}: {why}", self.table))
+    }
+
+    /// Column `at`, read by `r`, that must not be null.
+    #[inline]
+    fn required<T>(&self, at: usize, r: Result<Option<T>, Bad>) -> Result<T, StoreError> {
+        match r {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(self.bad(at, "null")),
+            Err(e) => Err(self.bad(at, e)),
+        }
+    }
+
+    #[inline]
     pub(crate) fn opt_str(&mut self) -> Result<Option<&'r str>, StoreError> {
-        let (i, what) = self.next();
-        self.row.opt_str(i, what)
+        let at = self.next();
+        self.row.opt_str(at).map_err(|e| self.bad(at, e))
     }
+    #[inline]
     pub(crate) fn str(&mut self) -> Result<&'r str, StoreError> {
-        let (i, what) = self.next();
-        self.row.opt_str(i, what)?.ok_or_else(|| null(what))
+        let at = self.next();
+        self.required(at, self.row.opt_str(at))
     }
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<String, StoreError> {
         self.str().map(str::to_owned)
     }
+    #[inline]
     pub(crate) fn opt_uuid(&mut self) -> Result<Option<Uuid>, StoreError> {
-        let (i, what) = self.next();
-        self.row.opt_uuid(i, what)
+        let at = self.next();
+        self.row.opt_uuid(at).map_err(|e| self.bad(at, e))
     }
+    #[inline]
     pub(crate) fn uuid(&mut self) -> Result<Uuid, StoreError> {
-        let (i, what) = self.next();
-        self.row.opt_uuid(i, what)?.ok_or_else(|| null(what))
+        let at = self.next();
+        self.required(at, self.row.opt_uuid(at))
     }
+    #[inline]
     pub(crate) fn opt_ts(&mut self) -> Result<Option<OffsetDateTime>, StoreError> {
-        let (i, what) = self.next();
-        self.row.opt_ts(i, what)
+        let at = self.next();
+        self.row.opt_ts(at).map_err(|e| self.bad(at, e))
     }
+    #[inline]
     pub(crate) fn ts(&mut self) -> Result<OffsetDateTime, StoreError> {
-        let (i, what) = self.next();
-        self.row.opt_ts(i, what)?.ok_or_else(|| null(what))
+        let at = self.next();
+        self.required(at, self.row.opt_ts(at))
     }
+    #[inline]
     pub(crate) fn int(&mut self) -> Result<i64, StoreError> {
-        let (i, what) = self.next();
-        self.row.int(i, what)
+        let at = self.next();
+        self.row.int(at).map_err(|e| self.bad(at, e))
     }
+    #[inline]
     pub(crate) fn rev(&mut self) -> Result<Revision, StoreError> {
-        let (i, what) = self.next();
-        value::revision(self.row.int(i, what)?, what)
+        let at = self.next();
+        let v = self.row.int(at).map_err(|e| self.bad(at, e))?;
+        Revision::try_from(v).map_err(|e| self.bad(at, e))
     }
     /// Text that a domain type parses (a refusal means the row is corrupt).
+    #[inline]
     pub(crate) fn parse<T>(
         &mut self,
         parse: impl FnOnce(&str) -> Result<T, DomainError>,
     ) -> Result<T, StoreError> {
-        let (i, what) = self.next();
-        let s = self.row.opt_str(i, what)?.ok_or_else(|| null(what))?;
-        value::domain(parse(s), what)
+        let at = self.next();
+        let s = self.required(at, self.row.opt_str(at))?;
+        parse(s).map_err(|e| self.bad(at, e))
     }
     /// Nullable text that a domain type parses.
+    #[inline]
     pub(crate) fn opt_parse<T>(
         &mut self,
         parse: impl FnOnce(&str) -> Result<T, DomainError>,
     ) -> Result<Option<T>, StoreError> {
-        let (i, what) = self.next();
-        self.row
-            .opt_str(i, what)?
-            .map(|s| value::domain(parse(s), what))
-            .transpose()
+        let at = self.next();
+        match self.row.opt_str(at) {
+            Ok(Some(s)) => parse(s).map(Some).map_err(|e| self.bad(at, e)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.bad(at, e)),
+        }
     }
+    #[inline]
     pub(crate) fn json<T: DeserializeOwned>(&mut self) -> Result<T, StoreError> {
-        let (i, what) = self.next();
-        let s = self.row.opt_str(i, what)?.ok_or_else(|| null(what))?;
-        value::from_json(s, what)
+        let at = self.next();
+        let s = self.required(at, self.row.opt_str(at))?;
+        serde_json::from_str(s).map_err(|e| self.bad(at, e))
     }
+    #[inline]
     pub(crate) fn opt_json<T: DeserializeOwned>(&mut self) -> Result<Option<T>, StoreError> {
-        let (i, what) = self.next();
-        self.row
-            .opt_str(i, what)?
-            .map(|s| value::from_json(s, what))
-            .transpose()
+        let at = self.next();
+        match self.row.opt_str(at) {
+            Ok(Some(s)) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(|e| self.bad(at, e)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.bad(at, e)),
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::backend::Backend;
 use crate::error::StoreError;
-use crate::table::{self, Cols, Field, Val};
+use crate::table::{self, Bad, Cols, Val};
 use crate::value::truncate_micros;
 use sqlx::postgres::PgRow;
 use sqlx::query::Query;
@@ -133,16 +133,16 @@ impl<'a> Column<'a> {
 
 /// Ids and timestamps decode natively.
 impl Cols for PgRow {
-    fn opt_str(&self, i: usize, what: Field) -> Result<Option<&str>, StoreError> {
-        table::get(self, i, what)
+    fn opt_str(&self, i: usize) -> Result<Option<&str>, Bad> {
+        table::get(self, i)
     }
-    fn int(&self, i: usize, what: Field) -> Result<i64, StoreError> {
-        table::get(self, i, what)
+    fn int(&self, i: usize) -> Result<i64, Bad> {
+        table::get(self, i)
     }
-    fn opt_uuid(&self, i: usize, what: Field) -> Result<Option<Uuid>, StoreError> {
-        table::get(self, i, what)
+    fn opt_uuid(&self, i: usize) -> Result<Option<Uuid>, Bad> {
+        table::get(self, i)
     }
-    fn opt_ts(&self, i: usize, what: Field) -> Result<Option<OffsetDateTime>, StoreError> {
-        table::get(self, i, what)
+    fn opt_ts(&self, i: usize) -> Result<Option<OffsetDateTime>, Bad> {
+        table::get(self, i)
     }
 }

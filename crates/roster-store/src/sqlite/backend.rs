@@ -3,7 +3,7 @@
 
 use crate::backend::{Backend, BindAlike};
 use crate::error::StoreError;
-use crate::table::{self, meta, Cols, Field, Val};
+use crate::table::{self, meta, Bad, Cols, Val};
 use crate::value::format_ts;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteRow;
@@ -91,10 +91,10 @@ impl Backend for Sqlite {
 
 /// Ids and timestamps are text: the defaults of [`Cols`].
 impl Cols for SqliteRow {
-    fn opt_str(&self, i: usize, what: Field) -> Result<Option<&str>, StoreError> {
-        table::get(self, i, what)
+    fn opt_str(&self, i: usize) -> Result<Option<&str>, Bad> {
+        table::get(self, i)
     }
-    fn int(&self, i: usize, what: Field) -> Result<i64, StoreError> {
-        table::get(self, i, what)
+    fn int(&self, i: usize) -> Result<i64, Bad> {
+        table::get(self, i)
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::error::StoreError;
 use crate::load::{self, entity_tables, Loaded};
-use crate::table::{Cols, Field};
+use crate::table::{Bad, Cols};
 use roster_domain::Model;
 use sqlx::{Sqlite, SqlitePool};
 use std::borrow::Cow;
@@ -134,26 +134,26 @@ impl<'de> serde::Deserialize<'de> for Cell<'de> {
 struct JsonRow<'a>(Vec<Cell<'a>>);
 
 impl JsonRow<'_> {
-    fn get(&self, i: usize, what: Field) -> Result<&Cell<'_>, StoreError> {
-        self.0
-            .get(i)
-            .ok_or_else(|| StoreError::Corrupt(format!("{what}: missing")))
+    fn get(&self, i: usize) -> Result<&Cell<'_>, Bad> {
+        self.0.get(i).ok_or(Bad::said("missing"))
     }
 }
 
 /// Ids and timestamps are text: the defaults of [`Cols`].
 impl Cols for JsonRow<'_> {
-    fn opt_str(&self, i: usize, what: Field) -> Result<Option<&str>, StoreError> {
-        match self.get(i, what)? {
+    #[inline]
+    fn opt_str(&self, i: usize) -> Result<Option<&str>, Bad> {
+        match self.get(i)? {
             Cell::Null => Ok(None),
             Cell::Str(s) => Ok(Some(s)),
-            _ => Err(StoreError::Corrupt(format!("{what}: not text"))),
+            _ => Err(Bad::said("not text")),
         }
     }
-    fn int(&self, i: usize, what: Field) -> Result<i64, StoreError> {
-        match self.get(i, what)? {
+    #[inline]
+    fn int(&self, i: usize) -> Result<i64, Bad> {
+        match self.get(i)? {
             Cell::Int(n) => Ok(*n),
-            _ => Err(StoreError::Corrupt(format!("{what}: not an integer"))),
+            _ => Err(Bad::said("not an integer")),
         }
     }
 }

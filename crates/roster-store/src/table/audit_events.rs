@@ -1,7 +1,7 @@
 //! `audit_events`: the audit trail, appended by every commit and numbered
 //! by the database (`seq`).
 
-use super::{col, generated, json, Cols, Column, Decoder, Encoder, Field, Table};
+use super::{col, generated, json, Cols, Column, Decoder, Encoder, Table};
 use crate::backend::Backend;
 use crate::error::StoreError;
 use crate::AuditFilter;
@@ -78,7 +78,8 @@ pub(crate) fn insert<'a, B: Backend>(
 
 /// The `seq` of a row `RETURNING seq`.
 pub(crate) fn seq<R: Cols>(row: &R) -> Result<i64, StoreError> {
-    row.int(0, Field::new(AuditEvents::NAME, "seq"))
+    row.int(0)
+        .map_err(|e| StoreError::corrupt("audit_events.seq", e))
 }
 
 /// `SELECT .. FROM audit_events WHERE ..` for a filter (`None` when the
