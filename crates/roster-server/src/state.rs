@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::writer::Writer;
 use roster_authz::Engine;
-use roster_domain::{Model, Revision};
+use roster_domain::{AuditEvent, Model, Revision};
 use roster_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +70,13 @@ impl AppState {
             config: Arc::new(config),
             key_touches: Default::default(),
         }
+    }
+
+    /// The audit trail of one object (by target id), oldest first: what a
+    /// surface renders an object's history from (SoftwareOne's `audit`).
+    /// Surfaces read the trail through here, never from the store.
+    pub async fn audit_trail(&self, target_id: &str) -> Result<Vec<AuditEvent>, ApiError> {
+        Ok(self.store.audit_for_target(target_id).await?)
     }
 
     /// The current model once it has reached `min` (waiting a bounded time),

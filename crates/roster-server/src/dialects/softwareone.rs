@@ -88,11 +88,8 @@ async fn update_account_user(
             translate::write(d, account, user, &delta)
         })
         .await?;
-    let membership_events = s
-        .store
-        .audit_for_target(&w.membership.id.to_string())
-        .await?;
-    let user_events = s.store.audit_for_target(&w.user.id.to_string()).await?;
+    let membership_events = s.audit_trail(&w.membership.id.to_string()).await?;
+    let user_events = s.audit_trail(&w.user.id.to_string()).await?;
     let model = s.engine.snapshot();
     let body = render::render(&model, &w, &membership_events, &user_events);
     Ok(written(&body, rev))
