@@ -455,3 +455,46 @@ impl<'r, R: Cols> Decoder<'r, R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::audit_events::AuditEvents;
+    use crate::table::users::Users;
+
+    /// A row of text cells.
+    struct Texts(Vec<Option<&'static str>>);
+
+    impl Cols for Texts {
+        fn opt_str(&self, i: usize) -> Result<Option<&str>, Bad> {
+            self.0.get(i).copied().ok_or(Bad::said("missing"))
+        }
+        fn int(&self, _: usize) -> Result<i64, Bad> {
+            Err(Bad::said("not an integer"))
+        }
+    }
+
+    #[test]
+    fn selects_list_the_read_columns_json_as_text() {
+        assert_eq!(
+            select_list(Users::COLUMNS),
+            "id, organization_id, email, first_name, last_name, CAST(phone AS TEXT), \
+             CAST(settings AS TEXT), CAST(external_ids AS TEXT), status, created_at, \
+             created_by, updated_at, updated_by, deleted_at, revision"
+        );
+        assert!(select_list(AuditEvents::COLUMNS).starts_with("seq, occurred_at, "));
+    }
+
+    #[test]
+    fn a_failing_column_is_named_by_its_place_among_the_read_ones() {
+        let id = "0190c5a8-7b7e-7000-8000-000000000001";
+        // `users.email_key` is written but never read: the fourth column
+        // read is `first_name`.
+        let row = Texts(vec![Some(id), Some(id), Some("zoe@example.com"), Some("")]);
+        let err = decode::<Users, _>(&row).unwrap_err().to_string();
+        assert!(err.starts_with("corrupt data: users.first_name: "), "{err}");
+        let row = Texts(vec![Some(id), None]);
+        let err = decode::<Users, _>(&row).unwrap_err().to_string();
+        assert_eq!(err, "corrupt data: users.organization_id: null");
+    }
+}
