@@ -116,10 +116,11 @@ pub fn list_organizations(
     limit: usize,
 ) -> Vec<Arc<Organization>> {
     let m = d.model();
+    // The caller's reach is worked out once, not once per organization.
+    let asker = d.actor_id().map(|a| crate::ops::Asker::new(m, a));
     m.organizations_after(after)
         .filter(|o| {
-            d.actor_id()
-                .is_none_or(|a| crate::rules::can_reach(m, a, o.id))
+            asker.as_ref().is_none_or(|k| k.reaches(o.id))
                 && crate::rules::may(
                     m,
                     d.actor_id(),
