@@ -4,19 +4,29 @@
 //! [`resolve`] reads it there and resolves it. A new kind of credential
 //! (say, bearer JWTs) is a change to this file alone.
 //!
+//! Failed attempts are throttled per key id and client address
+//! ([`throttle`]), logged and recorded in the audit trail (`auth.failed`,
+//! naming the key id, never the secret).
+//!
 //! Roster's secrets look like `roster_<key_id>_<secret>`: the key id is
 //! looked up and the SHA-256 of the whole token compared in constant time.
 //! Tokens of another shape (imported or demo keys, e.g. Crux's example
 //! token) are found by the hash of the token itself. Either way the key must
 //! be neither revoked nor expired and its user active.
 
+pub mod throttle;
+
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, AuthFailed};
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use rand::RngCore;
 use roster_domain::ops::{hash_secret, secret_matches};
-use roster_domain::{ApiKey, Model, UserId};
+use roster_domain::{Actor, ApiKey, Model, UserId};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 use time::OffsetDateTime;
 
 /// Prefix of Roster-issued secrets.
@@ -42,62 +52,207 @@ pub fn new_secret() -> NewSecret {
     NewSecret { key_id, token }
 }
 
-/// The authenticated caller of a request, with the model snapshot that
-/// authenticated it.
+/// The authenticated caller of a request: who acts (its user and its
+/// credential's scopes) and through what.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user the key acts as.
-    pub user_id: UserId,
-    /// The key used.
-    pub key: Arc<ApiKey>,
+    /// The user and the scopes the credential narrows it to.
+    pub actor: Actor,
+    /// The credential presented.
+    pub via: Via,
+}
+
+impl Caller {
+    /// The user the credential acts as.
+    pub fn user_id(&self) -> UserId {
+        self.actor.user
+    }
+}
+
+/// The kind of credential a caller presented.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// An API key's secret.
+    ApiKey(Arc<ApiKey>),
+}
+
+/// Why a presented credential was refused. Never holds the secret: what it
+/// says may be logged and audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Not a credential this server could have issued (empty, too long).
+    Malformed,
+    /// No key has this key id or secret.
+    UnknownKey,
+    /// The key id exists but the secret does not match.
+    WrongSecret,
+    /// The key is revoked.
+    Revoked,
+    /// The key has expired.
+    Expired,
+    /// The key's user is disabled or deleted.
+    UserInactive,
+}
+
+impl Failure {
+    /// A stable code for logs and the audit trail.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongSecret => "wrong_secret",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::UserInactive => "user_inactive",
+        }
+    }
+
+    /// The `401` a client sees. Unknown key and wrong secret read the same,
+    /// so that a key id's existence is not revealed by the message.
+    fn into_error(self) -> ApiError {
+        ApiError::Unauthorized(
+            match self {
+                Self::Malformed | Self::UnknownKey | Self::WrongSecret => {
+                    "invalid or unknown API key"
+                }
+                Self::Revoked => "the API key is revoked",
+                Self::Expired => "the API key has expired",
+                Self::UserInactive => "the key's user is not active",
+            }
+            .into(),
+        )
+    }
+}
+
+/// A refused attempt: why, and what it named (for throttling and audit).
+#[derive(Debug)]
+struct Refusal {
+    failure: Failure,
+    /// The key it was for, when the key exists.
+    key: Option<Arc<ApiKey>>,
+}
+
+impl From<Failure> for Refusal {
+    fn from(failure: Failure) -> Self {
+        Self { failure, key: None }
+    }
+}
+
+/// The key id a presented secret names, if it names one: Roster's own
+/// secrets carry it, Yuno's header pair sends it.
+fn named_key_id<'t>(key_id: Option<&'t str>, token: &'t str) -> Option<&'t str> {
+    key_id.or_else(|| {
+        token
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(id, _)| id)
+    })
 }
 
 /// Finds the key for a token.
-fn key_for_token(model: &Model, token: &str) -> Option<Arc<ApiKey>> {
+fn key_for_token(model: &Model, token: &str) -> Result<Arc<ApiKey>, Refusal> {
     if let Some(rest) = token.strip_prefix(TOKEN_PREFIX) {
-        let (key_id, _) = rest.split_once('_')?;
-        let key = model.api_key_by_key_id(key_id)?;
-        return secret_matches(token, &key.secret_hash).then(|| key.clone());
+        let (key_id, _) = rest.split_once('_').ok_or(Failure::Malformed)?;
+        return key_matching(model, key_id, token);
     }
     // INVARIANT: lookup by the hash of a high-entropy secret reveals nothing
     // an attacker could time; the map is keyed by a one-way function.
-    model.api_key_by_hash(&hash_secret(token)).cloned()
+    model
+        .api_key_by_hash(&hash_secret(token))
+        .cloned()
+        .ok_or_else(|| Failure::UnknownKey.into())
+}
+
+/// The key `key_id` if `token` is its secret.
+fn key_matching(model: &Model, key_id: &str, token: &str) -> Result<Arc<ApiKey>, Refusal> {
+    let key = model
+        .api_key_by_key_id(key_id)
+        .cloned()
+        .ok_or(Failure::UnknownKey)?;
+    if secret_matches(token, &key.secret_hash) {
+        Ok(key)
+    } else {
+        Err(Refusal {
+            failure: Failure::WrongSecret,
+            key: Some(key),
+        })
+    }
 }
 
 /// Authenticates a secret token; with `key_id` also given (Yuno's header
 /// pair), the token must belong to that key id.
-fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<Caller, ApiError> {
-    let bad = || ApiError::Unauthorized("invalid or unknown API key".into());
+fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<Caller, Refusal> {
     if token.is_empty() || token.len() > 512 {
-        return Err(bad());
+        return Err(Failure::Malformed.into());
     }
     let model = state.engine.snapshot();
     let key = match key_id {
-        Some(kid) => {
-            let key = model.api_key_by_key_id(kid).cloned().ok_or_else(bad)?;
-            if !secret_matches(token, &key.secret_hash) {
-                return Err(bad());
-            }
-            key
-        }
-        None => key_for_token(&model, token).ok_or_else(bad)?,
+        Some(kid) => key_matching(&model, kid, token)?,
+        None => key_for_token(&model, token)?,
     };
     let now = OffsetDateTime::now_utc();
+    let refuse = |failure| Refusal {
+        failure,
+        key: Some(key.clone()),
+    };
     if key.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized("the API key is revoked".into()));
+        return Err(refuse(Failure::Revoked));
     }
     if key.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::Unauthorized("the API key has expired".into()));
+        return Err(refuse(Failure::Expired));
     }
     if !model.user(key.user_id).is_some_and(|u| u.is_effective()) {
-        return Err(ApiError::Unauthorized(
-            "the key's user is not active".into(),
-        ));
+        return Err(refuse(Failure::UserInactive));
     }
     touch(state, &key, now);
     Ok(Caller {
-        user_id: key.user_id,
-        key,
+        actor: key.actor(),
+        via: Via::ApiKey(key),
+    })
+}
+
+/// Runs `attempt` unless the key id it names or the client address is
+/// locked out (`429`, whatever the credential); counts, logs and audits
+/// its failure.
+fn throttled(
+    state: &AppState,
+    key_id: Option<&str>,
+    address: Option<IpAddr>,
+    attempt: impl FnOnce() -> Result<Caller, Refusal>,
+) -> Result<Caller, ApiError> {
+    let now = Instant::now();
+    // Only the key ids of keys that exist are counted: a guesser cycling
+    // through made-up ids is held back by its address instead, and the
+    // counter cannot be filled with ids nobody owns.
+    if let Some(wait) = state.throttle.locked(key_id, address, now) {
+        return Err(ApiError::TooManyRequests {
+            retry_after: wait.as_secs().saturating_add(1),
+        });
+    }
+    attempt().map_err(|r| {
+        let known = r.key.as_ref().map(|k| k.key_id.as_str());
+        state.throttle.fail(known, address, now);
+        let org = r.key.as_ref().and_then(|k| {
+            state
+                .engine
+                .snapshot()
+                .user(k.user_id)
+                .map(|u| u.organization_id)
+        });
+        tracing::info!(
+            reason = r.failure.code(),
+            key_id = known.or(key_id).unwrap_or(""),
+            client = %address.map(|a| a.to_string()).unwrap_or_default(),
+            "authentication failed"
+        );
+        state.auth_failed(AuthFailed {
+            reason: r.failure.code(),
+            key_id: known.or(key_id).map(roster_domain::truncate),
+            issuer: None,
+            organization_id: org,
+            client_address: address,
+        });
+        r.failure.into_error()
     })
 }
 
@@ -160,8 +315,15 @@ impl Credentials {
 }
 
 /// Reads the credential a request presents where `at` says and resolves it
-/// to its caller; a missing one is a `401` naming what is missing.
-pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result<Caller, ApiError> {
+/// to its caller; a missing one is a `401` naming what is missing, a wrong
+/// one a `401` that is counted against its key id and client address
+/// ([`throttle`]), and one from a locked-out key id or address a `429`.
+pub fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Caller, ApiError> {
+    let headers = &parts.headers;
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     match at {
         Credentials::Authorization {
             scheme,
@@ -170,7 +332,9 @@ pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result
             let token = scheme_token(headers, scheme).ok_or_else(|| {
                 ApiError::Unauthorized(format!("missing `Authorization: {scheme} <{what}>`"))
             })?;
-            authenticate(state, None, token)
+            throttled(state, named_key_id(None, token), address, || {
+                authenticate(state, None, token)
+            })
         }
         Credentials::KeyPair { key_id, secret } => {
             let get = |name: &str| {
@@ -184,7 +348,9 @@ pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result
                 |name: &str| ApiError::Unauthorized(format!("the `{name}` header is required"));
             let kid = get(key_id).ok_or_else(|| missing(key_id))?;
             let token = get(secret).ok_or_else(|| missing(secret))?;
-            authenticate(state, Some(kid), token)
+            throttled(state, Some(kid), address, || {
+                authenticate(state, Some(kid), token)
+            })
         }
     }
 }
