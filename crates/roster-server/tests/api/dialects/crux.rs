@@ -513,3 +513,45 @@ async fn the_seeds_curl_example_answers_200_on_demo_data() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_scoped_token_acts_only_within_its_scopes() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let p = permission_ids(&app).await;
+        let reads = [
+            "organizations:read",
+            "accounts:read",
+            "users:read",
+            "roles:read",
+            "grants:read",
+            "audit:read",
+        ];
+        let k = app.scoped_key(&a.org_admin.0, &reads).await;
+        let r = send(
+            &app,
+            &a.target,
+            k["key"].as_str().unwrap(),
+            &[&p["users:read"]],
+        )
+        .await;
+        assert_detail(&r, StatusCode::FORBIDDEN);
+        assert!(direct(&app, &a.target).await.is_empty());
+        let editing: Vec<&str> = reads
+            .iter()
+            .copied()
+            .chain(["grants:write", "users:write", "edit_org_users"])
+            .collect();
+        let k = app.scoped_key(&a.org_admin.0, &editing).await;
+        let r = send(
+            &app,
+            &a.target,
+            k["key"].as_str().unwrap(),
+            &[&p["users:read"]],
+        )
+        .await;
+        assert!(r.status.is_success(), "{}: {}", r.status, r.body);
+        assert_eq!(direct(&app, &a.target).await.len(), 1);
+    })
+    .await;
+}

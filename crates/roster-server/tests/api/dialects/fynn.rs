@@ -414,3 +414,35 @@ async fn the_seeds_example_body_is_400_on_demo_data() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_scoped_credential_needs_account_role_write_among_its_scopes() {
+    each_backend(|app| async move {
+        let (a, m) = setup(&app).await;
+        let reads = [
+            "organizations:read",
+            "accounts:read",
+            "users:read",
+            "roles:read",
+            "grants:read",
+            "audit:read",
+        ];
+        // The organization admin holds `account:role:write`; its key without
+        // that scope does not (the seed: `security: JWT: [account:role:write]`).
+        let without: Vec<&str> = reads.iter().copied().chain(["grants:write"]).collect();
+        let k = app.scoped_key(&a.org_admin.0, &without).await;
+        let r = send(&app, &m, k["key"].as_str().unwrap(), "read-only").await;
+        assert_problem(&r, StatusCode::FORBIDDEN);
+        assert!(roles_at(&app, &a.target, &a.acc_a1).await.is_empty());
+        let with: Vec<&str> = without
+            .iter()
+            .copied()
+            .chain(["account:role:write"])
+            .collect();
+        let k = app.scoped_key(&a.org_admin.0, &with).await;
+        let r = send(&app, &m, k["key"].as_str().unwrap(), "read-only").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(roles_at(&app, &a.target, &a.acc_a1).await, ["read-only"]);
+    })
+    .await;
+}

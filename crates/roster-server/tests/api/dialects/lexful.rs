@@ -831,3 +831,36 @@ async fn duplicate_keys_are_400_naming_the_key() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_scoped_token_acts_only_within_its_scopes() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let reads = [
+            "organizations:read",
+            "accounts:read",
+            "users:read",
+            "roles:read",
+            "grants:read",
+            "audit:read",
+        ];
+        let body = json!({"first_name": "Scoped"});
+        let k = app.scoped_key(&a.org_admin.0, &reads).await;
+        let r = patch(
+            &app,
+            k["key"].as_str().unwrap(),
+            &a.acc_a1,
+            &a.target,
+            body.clone(),
+        )
+        .await;
+        assert_error(&r, StatusCode::FORBIDDEN, None);
+        assert_ne!(native_user(&app, &a.target).await["first_name"], "Scoped");
+        let writing: Vec<&str> = reads.iter().copied().chain(["users:write"]).collect();
+        let k = app.scoped_key(&a.org_admin.0, &writing).await;
+        let r = patch(&app, k["key"].as_str().unwrap(), &a.acc_a1, &a.target, body).await;
+        assert_user(&r);
+        assert_eq!(native_user(&app, &a.target).await["first_name"], "Scoped");
+    })
+    .await;
+}

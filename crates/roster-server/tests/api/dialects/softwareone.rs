@@ -868,3 +868,34 @@ async fn duplicate_keys_are_400_naming_the_key() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_scoped_token_acts_only_within_its_scopes() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target) = (&c.a.acc_a1, &c.a.target);
+        let reads = [
+            "organizations:read",
+            "accounts:read",
+            "users:read",
+            "roles:read",
+            "grants:read",
+            "audit:read",
+        ];
+        let body = json!({"firstName": "Scoped"});
+        let k = app.scoped_key(&c.operator.0, &reads).await;
+        let r = put(&app, k["key"].as_str(), acc, target, body.clone()).await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        assert_ne!(native_user(&app, target).await["first_name"], "Scoped");
+        let operating: Vec<&str> = reads
+            .iter()
+            .copied()
+            .chain(["platform:accounts:manage", "users:write"])
+            .collect();
+        let k = app.scoped_key(&c.operator.0, &operating).await;
+        let r = put(&app, k["key"].as_str(), acc, target, body).await;
+        assert_account_user(&r);
+        assert_eq!(native_user(&app, target).await["first_name"], "Scoped");
+    })
+    .await;
+}

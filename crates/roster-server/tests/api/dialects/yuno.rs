@@ -544,3 +544,50 @@ async fn demo_keys_work() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_scoped_key_pair_acts_only_within_its_scopes() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let reads = [
+            "organizations:read",
+            "accounts:read",
+            "users:read",
+            "roles:read",
+            "grants:read",
+            "audit:read",
+        ];
+        let pair = |k: serde_json::Value| {
+            (
+                k["key_id"].as_str().unwrap().to_owned(),
+                k["key"].as_str().unwrap().to_owned(),
+            )
+        };
+        let read_only = pair(app.scoped_key(&a.org_admin.0, &reads).await);
+        let r = send(
+            &app,
+            &a.target,
+            &read_only,
+            entries(&[(&a.acc_a1, "viewer")]),
+        )
+        .await;
+        assert_yuno_error(&r, StatusCode::FORBIDDEN, "FORBIDDEN");
+        assert!(account_roles(&app, &a.target).await.is_empty());
+        let granting: Vec<&str> = reads
+            .iter()
+            .copied()
+            .chain(["grants:write", "users:write"])
+            .collect();
+        let granting = pair(app.scoped_key(&a.org_admin.0, &granting).await);
+        let r = send(
+            &app,
+            &a.target,
+            &granting,
+            entries(&[(&a.acc_a1, "viewer")]),
+        )
+        .await;
+        assert!(r.status.is_success(), "{}: {}", r.status, r.body);
+        assert_eq!(account_roles(&app, &a.target).await.len(), 1);
+    })
+    .await;
+}

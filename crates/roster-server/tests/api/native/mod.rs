@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod concurrency;
+mod credentials;
 mod decisions;
 mod matrix;
 mod replicas;
