@@ -9,9 +9,14 @@
 //! Tokens of another shape (imported or demo keys, e.g. Crux's example
 //! token) are found by the hash of the token itself. Either way the key must
 //! be neither revoked nor expired and its user active.
+//!
+//! A bearer JWT whose `iss` is Roster's own issuer is a token Roster issued
+//! (`POST /v1/oauth/token`): [`crate::tokens::verify`] checks it, and it
+//! acts as the user of the API key it was issued to.
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::tokens::{self, TokenRefused};
 use axum::http::{header, HeaderMap};
 use rand::RngCore;
 use roster_domain::ops::{hash_secret, secret_matches};
@@ -101,6 +106,21 @@ fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<C
     })
 }
 
+/// A bearer JWT whose `iss` is Roster's own, verified (see
+/// [`crate::tokens::verify`]); `None` when `token` is not one (an API key,
+/// or another issuer's token).
+fn roster_token(state: &AppState, token: &str) -> Option<Result<Caller, TokenRefused>> {
+    let model = state.engine.snapshot();
+    let now = OffsetDateTime::now_utc();
+    Some(tokens::verify(state, &model, token, now)?.map(|v| {
+        touch(state, &v.key, now);
+        Caller {
+            user_id: v.user_id,
+            key: v.key,
+        }
+    }))
+}
+
 /// Records `last_used_at` at most once a minute per key, off the request path.
 fn touch(state: &AppState, key: &ApiKey, now: OffsetDateTime) {
     let due = match state.key_touches.lock() {
@@ -170,6 +190,11 @@ pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result
             let token = scheme_token(headers, scheme).ok_or_else(|| {
                 ApiError::Unauthorized(format!("missing `Authorization: {scheme} <{what}>`"))
             })?;
+            if scheme.eq_ignore_ascii_case("Bearer") {
+                if let Some(verified) = roster_token(state, token) {
+                    return verified.map_err(|e| ApiError::Unauthorized(e.to_string()));
+                }
+            }
             authenticate(state, None, token)
         }
         Credentials::KeyPair { key_id, secret } => {
