@@ -4,6 +4,7 @@
 //! (lockout guard) and hands the result to the writer, which commits it and
 //! only then publishes the new model.
 
+use crate::actor::Actor;
 use crate::entity::AuditEvent;
 use crate::error::DomainError;
 use crate::ids::*;
@@ -16,8 +17,9 @@ use time::OffsetDateTime;
 /// Who is acting, when, and for which request.
 #[derive(Clone, Debug)]
 pub struct Context {
-    /// The acting user; `None` for the system itself (bootstrap, demo, CLI).
-    pub actor: Option<UserId>,
+    /// The acting user and its credential's scopes; `None` for the system
+    /// itself (bootstrap, demo, CLI).
+    pub actor: Option<Actor>,
     /// The request id, recorded in audit events.
     pub request_id: Option<String>,
     /// The time of the request.
@@ -39,10 +41,10 @@ impl Context {
             now: to_micros(now),
         }
     }
-    /// A context acting as `user`.
-    pub fn user(user: UserId, request_id: Option<String>, now: OffsetDateTime) -> Self {
+    /// A context acting as `actor`.
+    pub fn user(actor: impl Into<Actor>, request_id: Option<String>, now: OffsetDateTime) -> Self {
         Self {
-            actor: Some(user),
+            actor: Some(actor.into()),
             request_id,
             now: to_micros(now),
         }
@@ -131,7 +133,11 @@ impl<'c> Draft<'c> {
     }
     /// The acting user, if any.
     pub fn actor_id(&self) -> Option<UserId> {
-        self.ctx.actor
+        self.ctx.actor.as_ref().map(|a| a.user)
+    }
+    /// The actor (user and scopes), if any.
+    pub fn actor(&self) -> Option<&Actor> {
+        self.ctx.actor.as_ref()
     }
 
     /// Records and applies a change with its audit entry. `org` is the
@@ -170,7 +176,7 @@ impl<'c> Draft<'c> {
             self.revision
         };
         self.model.set_revision(revision);
-        let actor = self.ctx.actor;
+        let actor = self.ctx.actor.as_ref().map(|a| a.user);
         let request_id = self.ctx.request_id.clone();
         let at = self.ctx.now;
         let audit = self
@@ -208,7 +214,7 @@ impl<'c> Draft<'c> {
         scope: &crate::Scope,
         not_found: (&'static str, String),
     ) -> Result<(), DomainError> {
-        rules::require(&self.model, self.ctx.actor, permission, scope, not_found)
+        rules::require(&self.model, self.actor(), permission, scope, not_found)
     }
 
     /// See [`rules::reach`].
@@ -217,6 +223,6 @@ impl<'c> Draft<'c> {
         org: OrganizationId,
         not_found: (&'static str, String),
     ) -> Result<(), DomainError> {
-        rules::reach(&self.model, self.ctx.actor, org, not_found)
+        rules::reach(&self.model, self.actor_id(), org, not_found)
     }
 }

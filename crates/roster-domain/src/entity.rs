@@ -390,11 +390,20 @@ pub struct ApiKey {
     /// Revocation time.
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// The permissions the key may act for (sorted); `None`: all its user
+    /// holds. See [`crate::Actor`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<PermissionId>>,
     /// Global revision of the last change.
     pub revision: Revision,
 }
 
 impl ApiKey {
+    /// The actor a request authenticated by this key acts as.
+    pub fn actor(&self) -> crate::Actor {
+        crate::Actor::scoped(self.user_id, self.scopes.as_deref())
+    }
+
     /// Not revoked and not expired at `now`.
     pub fn is_usable(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)

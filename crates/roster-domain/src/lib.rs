@@ -2,6 +2,7 @@
 //! graph, scopes, the built-in catalogue, and the rules every surface obeys.
 //! No IO: the store persists what [`Draft`]s produce, the server renders it.
 
+pub mod actor;
 pub mod catalogue;
 pub mod draft;
 pub mod entity;
@@ -13,6 +14,7 @@ pub mod rules;
 pub mod scope;
 pub mod values;
 
+pub use actor::Actor;
 pub use draft::{AuditDraft, Context, Draft, Outcome};
 pub use entity::*;
 pub use error::DomainError;

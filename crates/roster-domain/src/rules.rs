@@ -4,6 +4,7 @@
 //! `actor = None` is the system itself (bootstrap, demo data, CLI) and passes
 //! every rule but the invariants checked by [`crate::Draft::finish`].
 
+use crate::actor::Actor;
 use crate::catalogue::perms;
 use crate::entity::{Grant, GrantTarget};
 use crate::error::DomainError;
@@ -46,16 +47,16 @@ pub fn reach(
 /// permission is `Forbidden`.
 pub fn require(
     model: &Model,
-    actor: Option<UserId>,
+    actor: Option<&Actor>,
     permission: PermissionId,
     scope: &Scope,
     not_found: (&'static str, String),
 ) -> Result<(), DomainError> {
     let Some(a) = actor else { return Ok(()) };
     if let Some(org) = scope.organization(|acc| model.account_org(acc)) {
-        reach(model, actor, org, not_found)?;
+        reach(model, Some(a.user), org, not_found)?;
     }
-    if model.holds_over(a, permission, scope) {
+    if a.holds(model, permission, scope) {
         Ok(())
     } else {
         Err(DomainError::forbidden(format!(
@@ -67,11 +68,8 @@ pub fn require(
 }
 
 /// Whether `actor` may read within `scope` with `permission` (no error).
-pub fn may(model: &Model, actor: Option<UserId>, permission: PermissionId, scope: &Scope) -> bool {
-    match actor {
-        None => true,
-        Some(a) => model.holds_over(a, permission, scope),
-    }
+pub fn may(model: &Model, actor: Option<&Actor>, permission: PermissionId, scope: &Scope) -> bool {
+    actor.is_none_or(|a| a.holds(model, permission, scope))
 }
 
 /// The code of a permission, for messages.
@@ -88,13 +86,13 @@ pub fn code_of(model: &Model, p: PermissionId) -> String {
 /// (SPEC §2.4): nobody changes their own grants.
 pub fn guard_grant_change(
     model: &Model,
-    actor: Option<UserId>,
+    actor: Option<&Actor>,
     holder: UserId,
     target: &GrantTarget,
     scope: &Scope,
 ) -> Result<(), DomainError> {
     let Some(a) = actor else { return Ok(()) };
-    if a == holder {
+    if a.user == holder {
         return Err(DomainError::SelfChange {
             message: "you cannot change your own roles, permissions or scopes".into(),
         });
@@ -130,8 +128,8 @@ pub fn guard_grant_change(
 /// permission") over a scope of that organization or `global`. Without the
 /// second clause no custom permission could ever be handed out through the
 /// API: built-in roles list only built-in permissions.
-pub fn holds_to_hand_out(model: &Model, actor: UserId, p: PermissionId, scope: &Scope) -> bool {
-    if model.holds_over(actor, p, scope) {
+pub fn holds_to_hand_out(model: &Model, actor: &Actor, p: PermissionId, scope: &Scope) -> bool {
+    if actor.holds(model, p, scope) {
         return true;
     }
     let Some(owner_org) = model.permission(p).and_then(|q| q.organization_id) else {
@@ -141,7 +139,7 @@ pub fn holds_to_hand_out(model: &Model, actor: UserId, p: PermissionId, scope: &
         Scope::Global => true,
         s => s.organization(|a| model.account_org(a)) == Some(owner_org),
     };
-    in_org && model.holds_over(actor, perms::organizations_write(), scope)
+    in_org && actor.holds(model, perms::organizations_write(), scope)
 }
 
 /// Escalation guard over a whole user (SPEC §2.3): creating a credential
@@ -154,7 +152,7 @@ pub fn holds_to_hand_out(model: &Model, actor: UserId, p: PermissionId, scope: &
 /// `doing` completes "you cannot …" in the refusal.
 pub fn guard_power_over(
     model: &Model,
-    actor: UserId,
+    actor: &Actor,
     user: UserId,
     doing: &str,
 ) -> Result<(), DomainError> {
@@ -172,8 +170,38 @@ pub fn guard_power_over(
     Ok(())
 }
 
+/// Escalation guard over a credential's scopes (SPEC §2.3): nobody mints a
+/// scope they do not hold. Each of `scopes` must be a permission the actor
+/// holds somewhere (its credential's scopes included); an unscoped
+/// credential (`None`) can only be minted by an unscoped actor, since it
+/// carries all its user holds.
+pub fn guard_scopes(
+    model: &Model,
+    actor: Option<&Actor>,
+    scopes: Option<&[PermissionId]>,
+) -> Result<(), DomainError> {
+    let Some(a) = actor else { return Ok(()) };
+    match scopes {
+        None if a.scopes().is_some() => Err(DomainError::forbidden(
+            "escalation guard: a scoped credential can only mint credentials scoped within its own scopes",
+        )),
+        None => Ok(()),
+        Some(scopes) => {
+            for p in scopes {
+                if !a.holds_somewhere(model, *p) {
+                    return Err(DomainError::forbidden(format!(
+                        "escalation guard: you do not hold `{}`, so you cannot give it as a scope",
+                        code_of(model, *p)
+                    )));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Whether `actor` may see grant `g` (holds `grants:read` over its scope, or
 /// it is the actor's own).
-pub fn may_see_grant(model: &Model, actor: Option<UserId>, g: &Grant) -> bool {
-    actor.is_none_or(|a| a == g.user_id || model.holds_over(a, perms::grants_read(), &g.scope))
+pub fn may_see_grant(model: &Model, actor: Option<&Actor>, g: &Grant) -> bool {
+    actor.is_none_or(|a| a.user == g.user_id || a.holds(model, perms::grants_read(), &g.scope))
 }

@@ -329,6 +329,7 @@ fn world() -> World {
         let key_b = ops::create_api_key(
             d,
             ops::NewApiKey {
+                scopes: None,
                 user_id: user_b,
                 name: DisplayName::parse("b")?,
                 expires_at: None,
@@ -540,6 +541,7 @@ proptest! {
                     let ctx = Context::user(actor, None, now());
                     let mut d = Draft::new(&base, &ctx);
                     let new = ops::NewApiKey {
+                        scopes: None,
                         user_id: holder,
                         name: DisplayName::parse("k").unwrap(),
                         expires_at: None,
@@ -797,6 +799,7 @@ fn run_op(i: usize, d: &mut Draft<'_>, t: &Aim, a_user: UserId) -> Result<(), Do
         26 => ops::create_api_key(
             d,
             ops::NewApiKey {
+                scopes: None,
                 user_id: t.user,
                 name: name()?,
                 expires_at: None,

@@ -4,6 +4,10 @@
 //! [`resolve`] reads it there and resolves it. A new kind of credential
 //! (say, bearer JWTs) is a change to this file alone.
 //!
+//! Failed attempts are throttled per key id and client address
+//! ([`throttle`]), logged and recorded in the audit trail (`auth.failed`,
+//! naming the key id, never the secret).
+//!
 //! Roster's secrets look like `roster_<key_id>_<secret>`: the key id is
 //! looked up and the SHA-256 of the whole token compared in constant time.
 //! Tokens of another shape (imported or demo keys, e.g. Crux's example
@@ -14,14 +18,20 @@
 //! (`POST /v1/oauth/token`): [`crate::tokens::verify`] checks it, and it
 //! acts as the user of the API key it was issued to.
 
+pub mod throttle;
+
 use crate::error::ApiError;
-use crate::state::AppState;
-use crate::tokens::{self, TokenRefused};
+use crate::state::{AppState, AuthFailed};
+use crate::tokens::{self, TokenRefused, VerifiedToken};
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use rand::RngCore;
 use roster_domain::ops::{hash_secret, secret_matches};
-use roster_domain::{ApiKey, Model, UserId};
+use roster_domain::{Actor, ApiKey, Model, PermissionId, SigningKeyId, UserId};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 use time::OffsetDateTime;
 
 /// Prefix of Roster-issued secrets.
@@ -47,78 +57,247 @@ pub fn new_secret() -> NewSecret {
     NewSecret { key_id, token }
 }
 
-/// The authenticated caller of a request, with the model snapshot that
-/// authenticated it.
+/// The authenticated caller of a request: who acts (its user and its
+/// credential's scopes) and through what.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user the key acts as.
-    pub user_id: UserId,
-    /// The key used.
-    pub key: Arc<ApiKey>,
+    /// The user and the scopes the credential narrows it to.
+    pub actor: Actor,
+    /// The credential presented.
+    pub via: Via,
+}
+
+impl Caller {
+    /// The user the credential acts as.
+    pub fn user_id(&self) -> UserId {
+        self.actor.user
+    }
+}
+
+/// The kind of credential a caller presented.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// An API key's secret.
+    ApiKey(Arc<ApiKey>),
+    /// A token Roster issued (`POST /v1/oauth/token`) to this API key,
+    /// signed by signing key `kid`.
+    RosterToken {
+        /// The API key the token was issued to.
+        key: Arc<ApiKey>,
+        /// The key that signed it.
+        kid: SigningKeyId,
+    },
+}
+
+/// Why a presented credential was refused. Never holds the secret: what it
+/// says may be logged and audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Not a credential this server could have issued (empty, too long).
+    Malformed,
+    /// No key has this key id or secret.
+    UnknownKey,
+    /// The key id exists but the secret does not match.
+    WrongSecret,
+    /// The key is revoked.
+    Revoked,
+    /// The key has expired.
+    Expired,
+    /// The key's user is disabled or deleted.
+    UserInactive,
+    /// A bearer JWT naming Roster as its issuer was refused.
+    Token(TokenRefused),
+}
+
+impl Failure {
+    /// A stable code for logs and the audit trail.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongSecret => "wrong_secret",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::UserInactive => "user_inactive",
+            Self::Token(t) => t.code(),
+        }
+    }
+
+    /// The `401` a client sees. Unknown key and wrong secret read the same,
+    /// so that a key id's existence is not revealed by the message.
+    fn into_error(self) -> ApiError {
+        if let Self::Token(t) = self {
+            return ApiError::Unauthorized(t.to_string());
+        }
+        ApiError::Unauthorized(
+            match self {
+                Self::Malformed | Self::UnknownKey | Self::WrongSecret => {
+                    "invalid or unknown API key"
+                }
+                Self::Revoked => "the API key is revoked",
+                Self::Expired => "the API key has expired",
+                Self::UserInactive => "the key's user is not active",
+                Self::Token(_) => "the token is refused",
+            }
+            .into(),
+        )
+    }
+}
+
+/// A refused attempt: why, and what it named (for throttling and audit).
+#[derive(Debug)]
+struct Refusal {
+    failure: Failure,
+    /// The key it was for, when the key exists.
+    key: Option<Arc<ApiKey>>,
+}
+
+impl From<Failure> for Refusal {
+    fn from(failure: Failure) -> Self {
+        Self { failure, key: None }
+    }
+}
+
+/// The key id a presented secret names, if it names one: Roster's own
+/// secrets carry it, Yuno's header pair sends it.
+fn named_key_id<'t>(key_id: Option<&'t str>, token: &'t str) -> Option<&'t str> {
+    key_id.or_else(|| {
+        token
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(id, _)| id)
+    })
 }
 
 /// Finds the key for a token.
-fn key_for_token(model: &Model, token: &str) -> Option<Arc<ApiKey>> {
+fn key_for_token(model: &Model, token: &str) -> Result<Arc<ApiKey>, Refusal> {
     if let Some(rest) = token.strip_prefix(TOKEN_PREFIX) {
-        let (key_id, _) = rest.split_once('_')?;
-        let key = model.api_key_by_key_id(key_id)?;
-        return secret_matches(token, &key.secret_hash).then(|| key.clone());
+        let (key_id, _) = rest.split_once('_').ok_or(Failure::Malformed)?;
+        return key_matching(model, key_id, token);
     }
     // INVARIANT: lookup by the hash of a high-entropy secret reveals nothing
     // an attacker could time; the map is keyed by a one-way function.
-    model.api_key_by_hash(&hash_secret(token)).cloned()
+    model
+        .api_key_by_hash(&hash_secret(token))
+        .cloned()
+        .ok_or_else(|| Failure::UnknownKey.into())
+}
+
+/// The key `key_id` if `token` is its secret.
+fn key_matching(model: &Model, key_id: &str, token: &str) -> Result<Arc<ApiKey>, Refusal> {
+    let key = model
+        .api_key_by_key_id(key_id)
+        .cloned()
+        .ok_or(Failure::UnknownKey)?;
+    if secret_matches(token, &key.secret_hash) {
+        Ok(key)
+    } else {
+        Err(Refusal {
+            failure: Failure::WrongSecret,
+            key: Some(key),
+        })
+    }
 }
 
 /// Authenticates a secret token; with `key_id` also given (Yuno's header
 /// pair), the token must belong to that key id.
-fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<Caller, ApiError> {
-    let bad = || ApiError::Unauthorized("invalid or unknown API key".into());
+fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<Caller, Refusal> {
     if token.is_empty() || token.len() > 512 {
-        return Err(bad());
+        return Err(Failure::Malformed.into());
     }
     let model = state.engine.snapshot();
     let key = match key_id {
-        Some(kid) => {
-            let key = model.api_key_by_key_id(kid).cloned().ok_or_else(bad)?;
-            if !secret_matches(token, &key.secret_hash) {
-                return Err(bad());
-            }
-            key
-        }
-        None => key_for_token(&model, token).ok_or_else(bad)?,
+        Some(kid) => key_matching(&model, kid, token)?,
+        None => key_for_token(&model, token)?,
     };
     let now = OffsetDateTime::now_utc();
+    let refuse = |failure| Refusal {
+        failure,
+        key: Some(key.clone()),
+    };
     if key.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized("the API key is revoked".into()));
+        return Err(refuse(Failure::Revoked));
     }
     if key.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::Unauthorized("the API key has expired".into()));
+        return Err(refuse(Failure::Expired));
     }
     if !model.user(key.user_id).is_some_and(|u| u.is_effective()) {
-        return Err(ApiError::Unauthorized(
-            "the key's user is not active".into(),
-        ));
+        return Err(refuse(Failure::UserInactive));
     }
     touch(state, &key, now);
     Ok(Caller {
-        user_id: key.user_id,
-        key,
+        actor: key.actor(),
+        via: Via::ApiKey(key),
     })
 }
 
-/// A bearer JWT whose `iss` is Roster's own, verified (see
-/// [`crate::tokens::verify`]); `None` when `token` is not one (an API key,
-/// or another issuer's token).
-fn roster_token(state: &AppState, token: &str) -> Option<Result<Caller, TokenRefused>> {
-    let model = state.engine.snapshot();
-    let now = OffsetDateTime::now_utc();
-    Some(tokens::verify(state, &model, token, now)?.map(|v| {
-        touch(state, &v.key, now);
-        Caller {
-            user_id: v.user_id,
-            key: v.key,
+/// Runs `attempt` unless the key id it names or the client address is
+/// locked out (`429`, whatever the credential); counts, logs and audits
+/// its failure.
+fn throttled(
+    state: &AppState,
+    key_id: Option<&str>,
+    address: Option<IpAddr>,
+    attempt: impl FnOnce() -> Result<Caller, Refusal>,
+) -> Result<Caller, ApiError> {
+    let now = Instant::now();
+    // Only the key ids of keys that exist are counted: a guesser cycling
+    // through made-up ids is held back by its address instead, and the
+    // counter cannot be filled with ids nobody owns.
+    if let Some(wait) = state.throttle.locked(key_id, address, now) {
+        return Err(ApiError::TooManyRequests {
+            retry_after: wait.as_secs().saturating_add(1),
+        });
+    }
+    attempt().map_err(|r| {
+        let known = r.key.as_ref().map(|k| k.key_id.as_str());
+        state.throttle.fail(known, address, now);
+        let org = r.key.as_ref().and_then(|k| {
+            state
+                .engine
+                .snapshot()
+                .user(k.user_id)
+                .map(|u| u.organization_id)
+        });
+        tracing::info!(
+            reason = r.failure.code(),
+            key_id = known.or(key_id).unwrap_or(""),
+            client = %address.map(|a| a.to_string()).unwrap_or_default(),
+            "authentication failed"
+        );
+        let issuer = matches!(r.failure, Failure::Token(_)).then(|| state.config.issuer.clone());
+        state.auth_failed(AuthFailed {
+            reason: r.failure.code(),
+            key_id: known.or(key_id).map(roster_domain::truncate),
+            issuer,
+            organization_id: org,
+            client_address: address,
+        });
+        r.failure.into_error()
+    })
+}
+
+/// The caller a verified Roster-issued token stands for: its API key's
+/// user, narrowed to the token's scope (and to the key's scopes, if any).
+fn token_caller(state: &AppState, v: VerifiedToken, now: OffsetDateTime) -> Caller {
+    touch(state, &v.key, now);
+    let actor = match v.scope.as_deref() {
+        None => v.key.actor(),
+        Some(scope) => {
+            let within: Vec<PermissionId> = match v.key.scopes.as_deref() {
+                None => scope.to_vec(),
+                Some(key) => scope.iter().filter(|p| key.contains(p)).copied().collect(),
+            };
+            Actor::scoped(v.user_id, Some(&within))
         }
-    }))
+    };
+    Caller {
+        actor,
+        via: Via::RosterToken {
+            key: v.key,
+            kid: v.kid,
+        },
+    }
 }
 
 /// Records `last_used_at` at most once a minute per key, off the request path.
@@ -180,8 +359,15 @@ impl Credentials {
 }
 
 /// Reads the credential a request presents where `at` says and resolves it
-/// to its caller; a missing one is a `401` naming what is missing.
-pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result<Caller, ApiError> {
+/// to its caller; a missing one is a `401` naming what is missing, a wrong
+/// one a `401` that is counted against its key id and client address
+/// ([`throttle`]), and one from a locked-out key id or address a `429`.
+pub fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Caller, ApiError> {
+    let headers = &parts.headers;
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     match at {
         Credentials::Authorization {
             scheme,
@@ -191,11 +377,21 @@ pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result
                 ApiError::Unauthorized(format!("missing `Authorization: {scheme} <{what}>`"))
             })?;
             if scheme.eq_ignore_ascii_case("Bearer") {
-                if let Some(verified) = roster_token(state, token) {
-                    return verified.map_err(|e| ApiError::Unauthorized(e.to_string()));
+                let now = OffsetDateTime::now_utc();
+                let model = state.engine.snapshot();
+                // A token Roster issued; another issuer's token, or an API
+                // key, goes on below.
+                if let Some(verdict) = tokens::verify(state, &model, token, now) {
+                    return throttled(state, None, address, || {
+                        verdict
+                            .map(|v| token_caller(state, v, now))
+                            .map_err(|e| Failure::Token(e).into())
+                    });
                 }
             }
-            authenticate(state, None, token)
+            throttled(state, named_key_id(None, token), address, || {
+                authenticate(state, None, token)
+            })
         }
         Credentials::KeyPair { key_id, secret } => {
             let get = |name: &str| {
@@ -209,7 +405,9 @@ pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result
                 |name: &str| ApiError::Unauthorized(format!("the `{name}` header is required"));
             let kid = get(key_id).ok_or_else(|| missing(key_id))?;
             let token = get(secret).ok_or_else(|| missing(secret))?;
-            authenticate(state, Some(kid), token)
+            throttled(state, Some(kid), address, || {
+                authenticate(state, Some(kid), token)
+            })
         }
     }
 }

@@ -5,7 +5,10 @@
 //! (How long a request body may take is the body reader's bound, see
 //! [`crate::surface::body::read_body`].)
 
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -19,6 +22,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
+use tower::ServiceExt;
 
 /// Longest a client may take to send a request's headers, counted from the
 /// moment the server waits for them: on a new connection from its start, on
@@ -97,9 +101,15 @@ pub async fn serve_with(
             // Reap finished connections so the set holds only open ones.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     let io = SendTimeout::new(TokioIo::new(stream), options.send_timeout);
-                    let conn = http.serve_connection(io, TowerToHyperService::new(app.clone()));
+                    // The client's address, for throttling failed
+                    // authentications per address (axum's `ConnectInfo`).
+                    let app = app.clone().map_request(move |mut req: Request<Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    });
+                    let conn = http.serve_connection(io, TowerToHyperService::new(app));
                     let conn = graceful.watch(conn);
                     connections.spawn(async move {
                         // Timeouts and resets end connections with an error:

@@ -185,6 +185,7 @@ fn build(d: &mut Draft<'_>) -> Result<(), DomainError> {
         ops::create_api_key(
             d,
             NewApiKey {
+                scopes: None,
                 user_id: user,
                 name: name(n)?,
                 expires_at: None,

@@ -55,6 +55,13 @@ pub enum ApiError {
         /// Current.
         current: u64,
     },
+    /// Too many failed authentications for this key id or from this client
+    /// address (429); `retry_after` seconds until the window has passed.
+    #[error("too many failed authentications; retry in {retry_after} s")]
+    TooManyRequests {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// The server is shutting down or overloaded (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -104,6 +111,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RevisionNotReached { .. } | Self::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -122,6 +130,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NoRoute(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::RevisionNotReached { .. } => "revision_not_reached",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -142,7 +151,7 @@ impl ApiError {
     pub fn problem_field(&self) -> Option<&str> {
         self.field().or(match self {
             Self::Domain(DomainError::PreconditionFailed { .. }) => Some("If-Match"),
-            Self::Unauthorized(_) => Some("Authorization"),
+            Self::Unauthorized(_) | Self::TooManyRequests { .. } => Some("Authorization"),
             Self::PayloadTooLarge(_) | Self::BodyTimeout(_) => Some("body"),
             Self::UnsupportedMediaType => Some("Content-Type"),
             _ => None,
@@ -195,9 +204,10 @@ impl ApiError {
         }
     }
 
-    /// Seconds after which a retry may succeed (503s).
-    pub fn retry_after(&self) -> Option<u32> {
+    /// Seconds after which a retry may succeed (429s and 503s).
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
             Self::RevisionNotReached { .. } | Self::Unavailable(_) => Some(1),
             _ => None,
         }

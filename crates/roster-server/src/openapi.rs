@@ -54,8 +54,8 @@ impl Modify for BearerAuth {
 /// - every error body is a [`Problem`], served as `application/problem+json`
 ///   ([`crate::ApiError`]'s rendering), so a `Problem` body is declared with
 ///   that media type;
-/// - `401` (with `WWW-Authenticate`) on each operation that requires
-///   credentials: the `Caller` extractor;
+/// - `401` (with `WWW-Authenticate`) and `429` (with `Retry-After`) on
+///   each operation that requires credentials: the `Caller` extractor;
 /// - `400` on each operation with a path or query parameter or a body,
 ///   since each is parsed and a malformed one is refused naming it
 ///   (the kit's `PathId`, `Query` and `Json`);
@@ -104,7 +104,7 @@ fn add_common_responses(op: &mut Operation) {
     let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let mut common = vec![StatusCode::SERVICE_UNAVAILABLE];
     if authenticated {
-        common.push(StatusCode::UNAUTHORIZED);
+        common.extend([StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]);
     }
     if has_body || has_params {
         common.push(StatusCode::BAD_REQUEST);
@@ -140,7 +140,7 @@ fn add_common_responses(op: &mut Operation) {
         }
         let header = match status.as_str() {
             "401" => Some(("WWW-Authenticate", "`Bearer`.", Type::String)),
-            "503" => Some((
+            "429" | "503" => Some((
                 "Retry-After",
                 "Seconds after which a retry may succeed.",
                 Type::Integer,
@@ -182,6 +182,7 @@ fn default_description(status: &str) -> &'static str {
         "412" => "`If-Match` does not match the object's current revision (its `ETag`).",
         "413" => "The body is larger than 1 MiB.",
         "415" => "The body is not declared as JSON (`Content-Type`).",
+        "429" => "Too many failed authentications for this key id or from this address in the last minute; retry after `Retry-After`.",
         "503" => "The request did not finish in 30 s, or the server is stopping; retry after `Retry-After`.",
         other => other
             .parse::<u16>()

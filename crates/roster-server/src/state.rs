@@ -1,13 +1,18 @@
 //! The application state shared by every handler.
 
+use crate::auth::throttle::Throttle;
 use crate::error::ApiError;
+use crate::request::RequestInfo;
 use crate::writer::Writer;
 use roster_authz::Engine;
-use roster_domain::{AuditEvent, Model, Revision};
+use roster_domain::draft::to_micros;
+use roster_domain::{AuditEvent, Model, OrganizationId, Revision};
 use roster_store::Store;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
 
 /// The issuer URL when none is configured: the default listen address.
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
@@ -62,6 +67,47 @@ pub struct AppState {
     >,
     /// Signature verifications of Roster-issued tokens (see [`crate::tokens`]).
     pub tokens: Arc<crate::tokens::TokenCache>,
+    /// Failed authentications per key id and client address.
+    pub throttle: Arc<Throttle>,
+    /// Failed authentications on their way to the audit trail.
+    auth_failures: mpsc::Sender<AuditEvent>,
+}
+
+/// A failed authentication, as the audit trail records it (`auth.failed`).
+#[derive(Debug, Clone)]
+pub struct AuthFailed {
+    /// Why (a [`crate::auth::Failure`] code).
+    pub reason: &'static str,
+    /// The key id it named (never the secret).
+    pub key_id: Option<String>,
+    /// The issuer of a refused token.
+    pub issuer: Option<String>,
+    /// The organization of the key or issuer, when known.
+    pub organization_id: Option<OrganizationId>,
+    /// The client's address.
+    pub client_address: Option<IpAddr>,
+}
+
+/// Failed authentications waiting for the audit trail at most; more are
+/// logged and dropped (an attacker must not grow memory or the write load
+/// without bound: throttling already caps what each key id and address
+/// can add).
+const AUTH_FAILURE_BACKLOG: usize = 4096;
+
+/// Writes failed authentications to the audit trail in batches, off the
+/// request path.
+fn spawn_auth_failure_writer(store: Arc<dyn Store>) -> mpsc::Sender<AuditEvent> {
+    let (tx, mut rx) = mpsc::channel::<AuditEvent>(AUTH_FAILURE_BACKLOG);
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        while rx.recv_many(&mut batch, 256).await > 0 {
+            if let Err(e) = store.append_audit(&batch).await {
+                tracing::warn!(error = %e, events = batch.len(), "recording failed authentications failed");
+            }
+            batch.clear();
+        }
+    });
+    tx
 }
 
 impl AppState {
@@ -77,13 +123,50 @@ impl AppState {
         let (tx, rx) = watch::channel(model.revision());
         let writer = Writer::start(store.clone(), engine.clone(), model, tx);
         Self {
-            store,
+            store: store.clone(),
             engine,
             writer,
             revisions: rx,
             config: Arc::new(config),
             key_touches: Default::default(),
             tokens: Default::default(),
+            throttle: Default::default(),
+            auth_failures: spawn_auth_failure_writer(store),
+        }
+    }
+
+    /// Records a failed authentication in the audit trail (asynchronously;
+    /// dropped with a warning when the backlog is full).
+    pub fn auth_failed(&self, f: AuthFailed) {
+        let (target_type, target_id) = match (&f.key_id, &f.issuer) {
+            (Some(k), _) => ("api_key", k.clone()),
+            (None, Some(i)) => ("token", i.clone()),
+            (None, None) => ("credential", String::new()),
+        };
+        let id = RequestInfo::current().request_id;
+        let event = AuditEvent {
+            seq: 0,
+            at: to_micros(OffsetDateTime::now_utc()),
+            actor_id: None,
+            action: "auth.failed".into(),
+            target_type: target_type.into(),
+            target_id,
+            organization_id: f.organization_id,
+            account_id: None,
+            before: None,
+            after: Some(serde_json::json!({
+                "reason": f.reason,
+                "key_id": f.key_id,
+                "issuer": f.issuer,
+                "client_address": f.client_address.map(|a| a.to_string()),
+            })),
+            request_id: (!id.is_empty()).then_some(id),
+            revision: self.engine.revision(),
+        };
+        if self.auth_failures.try_send(event).is_err() {
+            tracing::warn!(
+                "failed-authentication backlog is full; an `auth.failed` event was not recorded"
+            );
         }
     }
 

@@ -24,7 +24,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use roster_domain::ops::{NewSigningKey, TOKEN_CLOCK_LEEWAY};
 use roster_domain::{
-    ApiKey, ApiKeyId, Model, PrivateKey, SigningAlgorithm, SigningKey, SigningKeyId, UserId,
+    ApiKey, ApiKeyId, Model, PermissionId, PrivateKey, SigningAlgorithm, SigningKey, SigningKeyId,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -232,6 +233,30 @@ pub enum TokenRefused {
     UserInactive,
 }
 
+impl TokenRefused {
+    /// A stable code for logs and the audit trail (`auth.failed`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed => "token_malformed",
+            Self::MissingKid => "token_missing_kid",
+            Self::CriticalHeader => "token_crit",
+            Self::UnknownKey => "token_unknown_key",
+            Self::WrongAlgorithm => "token_wrong_alg",
+            Self::BadSignature => "token_bad_signature",
+            Self::KeyRevoked => "token_key_revoked",
+            Self::KeyRetired => "token_key_retired",
+            Self::Expired => "token_expired",
+            Self::NotYetValid => "token_not_yet_valid",
+            Self::WrongAudience => "token_wrong_audience",
+            Self::MissingClaim(_) => "token_missing_claim",
+            Self::UnknownApiKey => "token_unknown_api_key",
+            Self::ApiKeyRevoked => "token_api_key_revoked",
+            Self::ApiKeyExpired => "token_api_key_expired",
+            Self::UserInactive => "token_user_inactive",
+        }
+    }
+}
+
 /// What a verified token stands for, as checked at this request.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
@@ -241,8 +266,9 @@ pub struct VerifiedToken {
     pub key: Arc<ApiKey>,
     /// The key that signed it.
     pub kid: SigningKeyId,
-    /// The permission codes it is limited to (`None`: its key's).
-    pub scope: Option<Arc<[String]>>,
+    /// The permissions it is limited to, from its `scope` claim (`None`:
+    /// no claim, its key's).
+    pub scope: Option<Arc<[PermissionId]>>,
     /// When it expires.
     pub expires_at: OffsetDateTime,
 }
@@ -253,7 +279,7 @@ struct Verified {
     user_id: UserId,
     key: ApiKeyId,
     kid: SigningKeyId,
-    scope: Option<Arc<[String]>>,
+    scope: Option<Arc<[PermissionId]>>,
     exp: i64,
     /// Unix time after which the entry is dropped (`exp` + leeway).
     until: i64,
@@ -473,10 +499,12 @@ fn verify_signature(
         .key
         .parse()
         .map_err(|_| TokenRefused::MissingClaim(KEY_CLAIM))?;
+    // The codes as permissions of the user's organization; a code that
+    // names none (a custom permission since deleted) only narrows more.
+    let home = model.user(user_id).map(|u| u.organization_id);
     let scope = claims.scope.map(|s| {
         s.split(' ')
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
+            .filter_map(|code| model.permission_by_code(home, code))
             .collect()
     });
     Ok(Verified {

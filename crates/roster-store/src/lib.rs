@@ -104,6 +104,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         .await
     }
 
+    /// Appends audit events that record no change (failed
+    /// authentications); their `seq` follows every event before them.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+
+    /// When each of `ids` was last used, as recorded by
+    /// [`Store::touch_api_key`] (keys never used are left out).
+    async fn api_keys_last_used(
+        &self,
+        ids: &[ApiKeyId],
+    ) -> Result<Vec<(ApiKeyId, OffsetDateTime)>, StoreError>;
+
     /// Records that an API key was used (best effort, not audited).
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), StoreError>;
 

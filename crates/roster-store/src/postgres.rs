@@ -103,6 +103,17 @@ impl Store for PgStore {
         audit_events::matching(&self.pool, filter).await
     }
 
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        audit_events::append(&self.pool, events).await
+    }
+
+    async fn api_keys_last_used(
+        &self,
+        ids: &[ApiKeyId],
+    ) -> Result<Vec<(ApiKeyId, OffsetDateTime)>, StoreError> {
+        api_keys::last_used(&self.pool, ids).await
+    }
+
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), StoreError> {
         api_keys::touch(&self.pool, id, at).await
     }

@@ -147,6 +147,17 @@ impl Store for SqliteStore {
         audit_events::matching(&self.read, filter).await
     }
 
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        audit_events::append(&self.write, events).await
+    }
+
+    async fn api_keys_last_used(
+        &self,
+        ids: &[ApiKeyId],
+    ) -> Result<Vec<(ApiKeyId, OffsetDateTime)>, StoreError> {
+        api_keys::last_used(&self.read, ids).await
+    }
+
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), StoreError> {
         api_keys::touch(&self.write, id, at).await
     }

@@ -168,6 +168,7 @@ fn api_key(user: UserId, rev: Revision) -> ApiKey {
         created_by: Some(user),
         expires_at: Some(datetime!(2999-12-31 23:59:59.999999 UTC)),
         revoked_at: None,
+        scopes: Some(vec![perms::grants_read(), perms::users_read()]),
         revision: rev,
     }
 }
@@ -847,6 +848,14 @@ async fn api_key_use_is_recorded_outside_the_model() {
             &expected(&[&c1, &c2]),
         );
         assert_eq!(last_used(&db, k.id).await, Some(used), "{b}");
+        assert_eq!(
+            store
+                .api_keys_last_used(&[k.id, ApiKeyId::new()])
+                .await
+                .unwrap(),
+            vec![(k.id, used)],
+            "{b}"
+        );
     }
 }
 

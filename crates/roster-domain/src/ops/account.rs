@@ -100,7 +100,7 @@ pub fn list_accounts(
     let m = d.model();
     Ok(m.accounts_of(org)
         .filter(|a| after.is_none_or(|x| *a > x))
-        .filter(|a| crate::rules::may(m, d.actor_id(), perms::accounts_read(), &Scope::Account(*a)))
+        .filter(|a| crate::rules::may(m, d.actor(), perms::accounts_read(), &Scope::Account(*a)))
         .filter_map(|a| m.account(a).cloned())
         .take(limit)
         .collect())

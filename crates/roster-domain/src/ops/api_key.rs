@@ -7,7 +7,7 @@ use crate::catalogue::perms;
 use crate::draft::{snapshot, AuditDraft, Draft};
 use crate::entity::{AccountType, ApiKey, GrantTarget, RoleKey, User};
 use crate::error::DomainError;
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{ApiKeyId, PermissionId, UserId};
 use crate::model::Change;
 use crate::ops::{
     create_account, create_organization, create_user, ensure_grant, NewAccount, NewOrganization,
@@ -43,6 +43,9 @@ pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
         .into()
 }
 
+/// Most permissions one key's scopes may name.
+pub const MAX_SCOPES: usize = 256;
+
 /// Input of [`create_api_key`]: the secret material is made by the caller.
 #[derive(Clone, Debug)]
 pub struct NewApiKey {
@@ -52,6 +55,10 @@ pub struct NewApiKey {
     pub name: DisplayName,
     /// Expiry (must be in the future).
     pub expires_at: Option<OffsetDateTime>,
+    /// The permissions the key may act for, by id or code (`None`: all its
+    /// user holds); each must be one the actor holds (see
+    /// [`crate::rules::guard_scopes`]).
+    pub scopes: Option<Vec<String>>,
     /// Public key id.
     pub key_id: String,
     /// The secret (hashed here; never stored).
@@ -75,7 +82,7 @@ pub fn create_api_key(d: &mut Draft<'_>, new: NewApiKey) -> Result<Arc<ApiKey>, 
     require_key_admin(d, &owner)?;
     // A key acts as its user: minting one for somebody else hands out
     // everything that user holds (escalation guard).
-    if let Some(actor) = d.actor_id().filter(|a| *a != owner.id) {
+    if let Some(actor) = d.actor().filter(|a| a.user != owner.id) {
         crate::rules::guard_power_over(d.model(), actor, owner.id, "create keys that act as them")?;
     }
     if let Some(e) = new.expires_at {
@@ -83,6 +90,27 @@ pub fn create_api_key(d: &mut Draft<'_>, new: NewApiKey) -> Result<Arc<ApiKey>, 
             return Err(DomainError::invalid("expires_at", "must be in the future"));
         }
     }
+    let scopes = match new.scopes {
+        None => None,
+        Some(refs) if refs.is_empty() => {
+            return Err(DomainError::invalid(
+                "scopes",
+                "must name at least one permission (leave it out for an unscoped key)",
+            ))
+        }
+        Some(refs) if refs.len() > MAX_SCOPES => {
+            return Err(DomainError::invalid(
+                "scopes",
+                format!("at most {MAX_SCOPES} permissions"),
+            ))
+        }
+        Some(refs) => Some(
+            crate::ops::resolve_permissions(d, Some(owner.organization_id), "scopes", &refs)?
+                .into_iter()
+                .collect::<Vec<PermissionId>>(),
+        ),
+    };
+    crate::rules::guard_scopes(d.model(), d.actor(), scopes.as_deref())?;
     if d.model().api_key_by_key_id(&new.key_id).is_some() {
         return Err(DomainError::conflict("key_id", "key id collision; retry"));
     }
@@ -96,6 +124,7 @@ pub fn create_api_key(d: &mut Draft<'_>, new: NewApiKey) -> Result<Arc<ApiKey>, 
         created_by: d.actor_id(),
         expires_at: new.expires_at,
         revoked_at: None,
+        scopes,
         revision: d.revision(),
     };
     d.record(
@@ -108,18 +137,20 @@ pub fn create_api_key(d: &mut Draft<'_>, new: NewApiKey) -> Result<Arc<ApiKey>, 
             organization_id: Some(owner.organization_id),
             account_id: None,
             before: None,
-            after: snapshot(&redacted(&key)),
+            after: audited(&key),
         },
     );
     Ok(Arc::new(key))
 }
 
-/// The key without its hash, for the audit trail and responses.
-pub fn redacted(k: &ApiKey) -> ApiKey {
-    ApiKey {
-        secret_hash: String::new(),
-        ..k.clone()
+/// The key as the audit trail records it: without its secret's hash (the
+/// trail never holds a secret, hash or token).
+fn audited(k: &ApiKey) -> Option<serde_json::Value> {
+    let mut v = snapshot(k)?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("secret_hash");
     }
+    Some(v)
 }
 
 /// Keys the actor may manage: its own, and those of users in organizations
@@ -127,13 +158,13 @@ pub fn redacted(k: &ApiKey) -> ApiKey {
 pub fn list_api_keys(d: &Draft<'_>) -> Vec<Arc<ApiKey>> {
     let m = d.model();
     m.api_keys()
-        .filter(|k| match d.actor_id() {
+        .filter(|k| match d.actor() {
             None => true,
             Some(a) => {
-                k.user_id == a
+                k.user_id == a.user
                     || m.user(k.user_id).is_some_and(|u| {
-                        m.holds_over(
-                            a,
+                        a.holds(
+                            m,
                             perms::api_keys_write(),
                             &Scope::Organization(u.organization_id),
                         )
@@ -158,7 +189,7 @@ pub fn revoke_api_key(d: &mut Draft<'_>, id: ApiKeyId) -> Result<Arc<ApiKey>, Do
         .ok_or_else(|| DomainError::not_found("api_key", id))?;
     d.reach(owner.organization_id, ("api_key", id.to_string()))?;
     require_key_admin(d, &owner)?;
-    if let Some(actor) = d.actor_id().filter(|a| *a != owner.id) {
+    if let Some(actor) = d.actor().filter(|a| a.user != owner.id) {
         crate::rules::guard_power_over(d.model(), actor, owner.id, "revoke their keys")?;
     }
     if before.revoked_at.is_some() {
@@ -176,8 +207,8 @@ pub fn revoke_api_key(d: &mut Draft<'_>, id: ApiKeyId) -> Result<Arc<ApiKey>, Do
             target_id: id.to_string(),
             organization_id: Some(owner.organization_id),
             account_id: None,
-            before: snapshot(&redacted(&before)),
-            after: snapshot(&redacted(&after)),
+            before: audited(&before),
+            after: audited(&after),
         },
     );
     Ok(Arc::new(after))
@@ -257,6 +288,7 @@ pub fn bootstrap(
             user_id: user.id,
             name: DisplayName::parse("bootstrap")?,
             expires_at: None,
+            scopes: None,
             key_id,
             secret,
         },

@@ -9,6 +9,7 @@
 //! `user_inactive`), a lookup about it is `404`, and lookups of users leave
 //! it out. Only a `global` grant reaches every organization.
 
+use crate::actor::Actor;
 use crate::catalogue::perms;
 use crate::error::DomainError;
 use crate::ids::{AccountId, OrganizationId, PermissionId, UserId};
@@ -20,7 +21,7 @@ use crate::scope::{On, Scope};
 #[derive(Debug)]
 pub struct Asker<'m> {
     model: &'m Model,
-    actor: UserId,
+    actor: &'m Actor,
     /// Reaches every organization (holds a `global` grant).
     everywhere: bool,
     /// The organizations it reaches otherwise: its home and those its
@@ -43,10 +44,10 @@ pub struct Question {
 
 impl<'m> Asker<'m> {
     /// The standing of `actor` (an authenticated, active user) in `model`.
-    pub fn new(model: &'m Model, actor: UserId) -> Self {
+    pub fn new(model: &'m Model, actor: &'m Actor) -> Self {
         let mut everywhere = false;
         let mut reach = Vec::new();
-        if let Some(h) = model.holder(actor).filter(|h| h.is_effective()) {
+        if let Some(h) = model.holder(actor.user).filter(|h| h.is_effective()) {
             reach.extend(h.home());
             for g in h.grants() {
                 match g.scope() {
@@ -80,7 +81,7 @@ impl<'m> Asker<'m> {
     /// organization it reaches. An unknown user is not seen either.
     #[inline]
     pub fn sees_user(&self, user: UserId) -> bool {
-        user == self.actor
+        user == self.actor.user
             || self
                 .model
                 .holder(user)
@@ -118,10 +119,7 @@ impl<'m> Asker<'m> {
     /// or holding `authz:check` over the scope.
     #[inline]
     pub fn may_ask(&self, user: UserId, scope: &Scope) -> bool {
-        user == self.actor
-            || self
-                .model
-                .holds_over(self.actor, perms::authz_check(), scope)
+        user == self.actor.user || self.actor.holds(self.model, perms::authz_check(), scope)
     }
 
     /// Resolves a permission as seen from organization `org`: a built-in or
@@ -181,10 +179,7 @@ impl<'m> Asker<'m> {
     /// Keep only the users [`Asker::sees_user`] admits.
     pub fn lookup_users(&self, permission: &str, on: On) -> Result<PermissionId, DomainError> {
         let (org, scope) = self.target(on)?;
-        if !self
-            .model
-            .holds_over(self.actor, perms::authz_check(), &scope)
-        {
+        if !self.actor.holds(self.model, perms::authz_check(), &scope) {
             return Err(DomainError::forbidden(
                 "requires `authz:check` over the target",
             ));

@@ -17,25 +17,30 @@ pub fn audit_organizations(
     organization: Option<OrganizationId>,
 ) -> Result<Option<Vec<OrganizationId>>, DomainError> {
     let m = d.model();
-    let Some(me) = d.actor_id() else {
+    let Some(me) = d.actor() else {
         return Ok(organization.map(|o| vec![o]));
     };
     match organization {
         Some(o) => {
             d.reach(o, ("organization", o.to_string()))?;
-            if !m.holds_over(me, perms::audit_read(), &Scope::Organization(o)) {
+            if !me.holds(m, perms::audit_read(), &Scope::Organization(o)) {
                 return Err(DomainError::forbidden(
                     "requires `audit:read` over the organization",
                 ));
             }
             Ok(Some(vec![o]))
         }
-        None if m.holds_over(me, perms::audit_read(), &Scope::Global) => Ok(None),
+        None if me.holds(m, perms::audit_read(), &Scope::Global) => Ok(None),
         None => {
             let orgs: Vec<OrganizationId> = m
-                .grants_of(me)
+                .grants_of(me.user)
                 .filter_map(|g| match g.scope {
-                    Scope::Organization(o) if m.grant_gives(&g, perms::audit_read()) => Some(o),
+                    Scope::Organization(o)
+                        if me.permits(perms::audit_read())
+                            && m.grant_gives(&g, perms::audit_read()) =>
+                    {
+                        Some(o)
+                    }
                     _ => None,
                 })
                 .collect();

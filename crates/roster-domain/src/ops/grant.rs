@@ -81,7 +81,7 @@ pub fn ensure_grant(
     target: GrantTarget,
     scope: Scope,
 ) -> Result<(Grant, bool), DomainError> {
-    rules::guard_grant_change(d.model(), d.actor_id(), holder.id, &target, &scope)?;
+    rules::guard_grant_change(d.model(), d.actor(), holder.id, &target, &scope)?;
     if let Some(g) = d
         .model()
         .grants_of(holder.id)
@@ -123,7 +123,7 @@ pub fn ensure_grant(
 
 /// Removes a grant (guards apply).
 pub fn remove_grant(d: &mut Draft<'_>, g: &Grant) -> Result<(), DomainError> {
-    rules::guard_grant_change(d.model(), d.actor_id(), g.user_id, &g.target, &g.scope)?;
+    rules::guard_grant_change(d.model(), d.actor(), g.user_id, &g.target, &g.scope)?;
     let holder_org = d.model().user(g.user_id).map(|u| u.organization_id);
     let org = g
         .scope
@@ -182,18 +182,18 @@ pub fn list_grants(d: &Draft<'_>, user: UserId) -> Result<Vec<Grant>, DomainErro
     let m = d.model();
     let visible: Vec<_> = m
         .grants_of(holder.id)
-        .filter(|g| rules::may_see_grant(m, d.actor_id(), g))
+        .filter(|g| rules::may_see_grant(m, d.actor(), g))
         .collect();
     if visible.is_empty() && d.actor_id().is_some_and(|a| a != holder.id) {
         // The actor must at least be able to read grants somewhere in the organization.
-        let any = d.actor_id().is_some_and(|a| {
-            m.holds_over(
-                a,
+        let any = d.actor().is_some_and(|a| {
+            a.holds(
+                m,
                 perms::grants_read(),
                 &Scope::Organization(holder.organization_id),
-            ) || m
-                .grants_of(a)
-                .any(|g| g.scope != Scope::Global && m.grant_gives(&g, perms::grants_read()))
+            ) || a.permits(perms::grants_read())
+                && m.grants_of(a.user)
+                    .any(|g| g.scope != Scope::Global && m.grant_gives(&g, perms::grants_read()))
         });
         if !any {
             return Err(DomainError::forbidden("requires `grants:read`"));

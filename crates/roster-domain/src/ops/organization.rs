@@ -117,13 +117,13 @@ pub fn list_organizations(
 ) -> Vec<Arc<Organization>> {
     let m = d.model();
     // The caller's reach is worked out once, not once per organization.
-    let asker = d.actor_id().map(|a| crate::ops::Asker::new(m, a));
+    let asker = d.actor().map(|a| crate::ops::Asker::new(m, a));
     m.organizations_after(after)
         .filter(|o| {
             asker.as_ref().is_none_or(|k| k.reaches(o.id))
                 && crate::rules::may(
                     m,
-                    d.actor_id(),
+                    d.actor(),
                     perms::organizations_read(),
                     &Scope::Organization(o.id),
                 )

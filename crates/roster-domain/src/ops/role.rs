@@ -148,7 +148,7 @@ fn require_holds_all(
     org: OrganizationId,
     permissions: impl IntoIterator<Item = PermissionId>,
 ) -> Result<(), DomainError> {
-    let Some(actor) = d.actor_id() else {
+    let Some(actor) = d.actor() else {
         return Ok(());
     };
     for p in permissions {

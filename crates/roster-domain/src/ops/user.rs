@@ -104,17 +104,17 @@ pub fn create_user(d: &mut Draft<'_>, new: NewUser) -> Result<Arc<User>, DomainE
 /// organization, or over an account it is a member of.
 pub fn may_read_user(d: &Draft<'_>, user: &User) -> bool {
     let m = d.model();
-    match d.actor_id() {
+    match d.actor() {
         None => true,
-        Some(a) if a == user.id => true,
+        Some(a) if a.user == user.id => true,
         Some(a) => {
-            m.holds_over(
-                a,
+            a.holds(
+                m,
                 perms::users_read(),
                 &Scope::Organization(user.organization_id),
             ) || m
                 .accounts_of_user(user.id)
-                .any(|acc| m.holds_over(a, perms::users_read(), &Scope::Account(acc)))
+                .any(|acc| a.holds(m, perms::users_read(), &Scope::Account(acc)))
         }
     }
 }
@@ -199,8 +199,9 @@ pub fn list_users(
     } else if let Some(o) = filter.organization_id {
         Box::new(m.users_of(o))
     } else if let Some(actor) = d
-        .actor_id()
-        .filter(|a| !m.holds_over(*a, perms::users_read(), &Scope::Global))
+        .actor()
+        .filter(|a| !a.holds(m, perms::users_read(), &Scope::Global))
+        .map(|a| a.user)
     {
         // Non-global actors only ever see their home organization's users.
         let home = m.user(actor).map(|u| u.organization_id);
@@ -272,26 +273,26 @@ pub fn authorize_user_update(
     patch_is_profile_only: bool,
     how: UserAdmin,
 ) -> Result<(), DomainError> {
-    let Some(actor) = d.actor_id() else {
+    let Some(actor) = d.actor() else {
         return Ok(());
     };
     d.reach(user.organization_id, ("user", user.id.to_string()))?;
     let m = d.model();
     let admin = match how {
-        UserAdmin::UsersWrite => m.holds_over(
-            actor,
+        UserAdmin::UsersWrite => actor.holds(
+            m,
             perms::users_write(),
             &Scope::Organization(user.organization_id),
         ),
         UserAdmin::PlatformOperator => {
-            m.holds_over(actor, perms::platform_accounts_manage(), &Scope::Global)
+            actor.holds(m, perms::platform_accounts_manage(), &Scope::Global)
                 || m.accounts_of(user.organization_id).any(|acc| {
                     m.account(acc).is_some_and(|a| {
                         a.kind == crate::entity::AccountType::Operations
                             && a.status == crate::entity::AccountStatus::Active
-                    }) && m
-                        .decide(
-                            actor,
+                    }) && actor.permits(perms::platform_accounts_manage())
+                        && m.decide(
+                            actor.user,
                             perms::platform_accounts_manage(),
                             &crate::Target::Account(user.organization_id, acc),
                         )
@@ -302,7 +303,7 @@ pub fn authorize_user_update(
     if admin {
         return Ok(());
     }
-    if actor == user.id {
+    if actor.user == user.id {
         if patch_is_profile_only {
             return Ok(());
         }
@@ -400,7 +401,7 @@ pub fn apply_user_patch(
     }
     // Switching a user off or on, or moving the identity a token maps to,
     // gives or takes away all it holds (SPEC §2.3).
-    if let Some(actor) = d.actor_id().filter(|a| *a != before.id) {
+    if let Some(actor) = d.actor().filter(|a| a.user != before.id) {
         if after.status != before.status {
             rules::guard_power_over(d.model(), actor, before.id, "change their status")?;
         }
@@ -442,8 +443,8 @@ pub fn delete_user(d: &mut Draft<'_>, id: UserId, pre: Precondition) -> Result<(
         &Scope::Organization(before.organization_id),
         ("user", id.to_string()),
     )?;
-    match d.actor_id() {
-        Some(a) if a == id => {
+    match d.actor() {
+        Some(a) if a.user == id => {
             return Err(DomainError::SelfChange {
                 message: "you cannot delete yourself".into(),
             })

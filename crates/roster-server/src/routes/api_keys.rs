@@ -15,6 +15,7 @@ use axum::response::Response;
 use roster_domain::ops::{self, NewApiKey};
 use roster_domain::{ApiKeyId, DisplayName, Draft, UserId};
 use serde::Deserialize;
+use std::collections::HashMap;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -29,6 +30,11 @@ pub struct CreateApiKey {
     pub name: String,
     /// RFC 3339; must be in the future.
     pub expires_at: Option<String>,
+    /// Permission codes (or ids) the key may act for; it acts as its user
+    /// and only for these. Each must be one you hold. Leave it out for a
+    /// key with its user's full power.
+    #[schema(max_items = 256)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// Create an API key; the secret `key` is in this response only.
@@ -74,13 +80,14 @@ pub async fn create(
                     user_id,
                     name: name.clone(),
                     expires_at,
+                    scopes: b.scopes.clone(),
                     key_id: secret.key_id.clone(),
                     secret: secret.token.clone(),
                 },
             )
         })
         .await?;
-    let mut view = ApiKeyView::from(&*k);
+    let mut view = ApiKeyView::new(&k, &s.engine.snapshot(), None);
     view.key = Some(token);
     Ok(object(StatusCode::CREATED, &view, k.revision, Some(rev)))
 }
@@ -104,13 +111,17 @@ pub async fn list(
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let keys = ops::list_api_keys(&Draft::new(&m, &c));
-    Ok(axum::Json(page_by(
-        keys,
-        q.limit,
-        q.cursor.as_deref(),
-        |k| k.id,
-        |k| ApiKeyView::from(&**k),
-    )?))
+    let page = page_by(keys, q.limit, q.cursor.as_deref(), |k| k.id, Clone::clone)?;
+    let ids: Vec<ApiKeyId> = page.items.iter().map(|k| k.id).collect();
+    let used: HashMap<ApiKeyId, OffsetDateTime> = s
+        .store
+        .api_keys_last_used(&ids)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(axum::Json(page.map(|k| {
+        ApiKeyView::new(&k, &m, used.get(&k.id).copied())
+    })))
 }
 
 /// Revoke a key (idempotent).

@@ -202,7 +202,7 @@ pub async fn check(
     Json(r, _): Json<CheckRequest, Native>,
 ) -> Result<Response, ApiError> {
     let m = model_at(&s, r.min_revision).await?;
-    let asker = Asker::new(&m, caller.user_id);
+    let asker = Asker::new(&m, &caller.actor);
     let q = question(&asker, &r, None)?;
     let d = authz::answer(&m, &q);
     let body = CheckResponse {
@@ -243,7 +243,7 @@ pub async fn batch(
     }
     let min = b.checks.iter().filter_map(|c| c.min_revision).max();
     let m = model_at(&s, min).await?;
-    let asker = Asker::new(&m, caller.user_id);
+    let asker = Asker::new(&m, &caller.actor);
     let mut results = Vec::with_capacity(b.checks.len());
     for (i, c) in b.checks.iter().enumerate() {
         let q = question(&asker, c, Some(i))?;
@@ -326,7 +326,7 @@ pub async fn lookup_accounts(
         .user_id
         .parse::<UserId>()
         .map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
-    let asker = Asker::new(&m, caller.user_id);
+    let asker = Asker::new(&m, &caller.actor);
     let (user, permission) = asker.lookup_accounts(user, &b.permission)?;
     let items = authz::lookup_accounts(&m, user, permission, after)
         .filter(|a| asker.may_ask_on_account(user, *a))
@@ -372,7 +372,7 @@ pub async fn lookup_users(
     let after = cursor::<UserId>(b.cursor.as_deref())?;
     let m = model_at(&s, b.min_revision).await?;
     let on = target(&b.account_id, &b.organization_id, None)?;
-    let asker = Asker::new(&m, caller.user_id);
+    let asker = Asker::new(&m, &caller.actor);
     let permission = asker.lookup_users(&b.permission, on)?;
     let items = authz::lookup_users(&m, permission, on, after)
         .filter(|u| asker.sees_user(*u))
@@ -436,7 +436,7 @@ pub async fn effective_permissions(
     let user: UserId = parse_id("id", &user)?;
     let m = model_at(&s, q.min_revision).await?;
     let on = target(&q.account_id, &q.organization_id, None)?;
-    let on = Asker::new(&m, caller.user_id).effective_permissions(user, on)?;
+    let on = Asker::new(&m, &caller.actor).effective_permissions(user, on)?;
     let permissions = authz::effective_permissions(&m, user, on)
         .into_iter()
         .map(|(pid, g)| EffectivePermission {

@@ -43,8 +43,9 @@ pub struct TokenRequest {
     client_id: Option<String>,
     /// The API key's secret (`client_secret_post`; or use HTTP Basic).
     client_secret: Option<String>,
-    /// Space-separated permission codes to limit the token to; each must
-    /// be held by the key's user.
+    /// Space-separated permission codes to limit the token to: each among
+    /// the key's scopes (an unscoped key: held by its user). Without it,
+    /// the token carries the key's scopes.
     scope: Option<String>,
 }
 
@@ -57,8 +58,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until it expires.
     pub expires_in: u64,
-    /// The permission codes it is limited to, space-separated (absent: it
-    /// may do what its API key may).
+    /// The permission codes it is limited to, space-separated (absent: an
+    /// unscoped key's token, which may do what its user may).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
@@ -259,14 +260,9 @@ async fn token(s: &AppState, req: Request) -> Result<Response, OAuthError> {
     if !model.user(key.user_id).is_some_and(|u| u.is_effective()) {
         return Err(invalid("the key's user is not active"));
     }
-    let scope = match form.get("scope") {
-        None => None,
-        Some(requested) => Some(
-            ops::token_scope(&model, &key, requested)
-                .map_err(|e| OAuthError::InvalidScope(scope_message(e)))?
-                .join(" "),
-        ),
-    };
+    let scope = ops::token_scope(&model, &key, form.get("scope"))
+        .map_err(|e| OAuthError::InvalidScope(scope_message(e)))?
+        .map(|codes| codes.join(" "));
     let signer = match model.current_signing_key() {
         Some(k) => k.clone(),
         None => keys::ensure(s, SigningAlgorithm::EdDSA).await?,

@@ -450,11 +450,17 @@ pub struct ApiKeyView {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The permission codes the key acts for; `null`: everything its user holds.
+    pub scopes: Option<Vec<String>>,
+    /// When the key last authenticated a request (recorded at most once a
+    /// minute); `null` if never.
+    pub last_used_at: Option<String>,
     pub revision: u64,
 }
 
-impl From<&d::ApiKey> for ApiKeyView {
-    fn from(k: &d::ApiKey) -> Self {
+impl ApiKeyView {
+    /// The view of `k` in `model`, last used at `last_used_at`.
+    pub fn new(k: &d::ApiKey, model: &d::Model, last_used_at: Option<OffsetDateTime>) -> Self {
         Self {
             id: k.id.0,
             key_id: k.key_id.clone(),
@@ -464,6 +470,12 @@ impl From<&d::ApiKey> for ApiKeyView {
             created_at: ts(k.created_at),
             expires_at: ots(k.expires_at),
             revoked_at: ots(k.revoked_at),
+            scopes: k.scopes.as_ref().map(|s| {
+                s.iter()
+                    .map(|p| roster_domain::rules::code_of(model, *p))
+                    .collect()
+            }),
+            last_used_at: ots(last_used_at),
             revision: k.revision,
         }
     }

@@ -37,7 +37,7 @@ impl<S: Surface> FromRequestParts<AppState> for Caller<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = auth::resolve(state, &parts.headers, S::CREDENTIALS)?;
+        let caller = auth::resolve(state, parts, S::CREDENTIALS)?;
         Ok(Self(caller, PhantomData))
     }
 }

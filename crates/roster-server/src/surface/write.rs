@@ -19,7 +19,7 @@ pub const REVISION_HEADER: header::HeaderName = header::HeaderName::from_static(
 pub fn ctx(caller: &Caller) -> Context {
     let id = RequestInfo::current().request_id;
     Context::user(
-        caller.user_id,
+        caller.actor.clone(),
         (!id.is_empty()).then_some(id),
         OffsetDateTime::now_utc(),
     )

@@ -76,6 +76,22 @@ pub(crate) fn insert<'a, B: Backend>(
     Ok(qb)
 }
 
+/// Appends audit events that record no change (failed authentications),
+/// outside any commit; each chunk is one statement.
+pub(crate) async fn append<B>(pool: &Pool<B>, events: &[AuditEvent]) -> Result<(), StoreError>
+where
+    B: Backend,
+    for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
+    for<'q> B::Arguments<'q>: IntoArguments<'q, B>,
+{
+    let refs: Vec<&AuditEvent> = events.iter().collect();
+    for chunk in refs.chunks(B::MAX_ROWS) {
+        let mut qb = super::insert::<B, AuditEvents>(chunk)?;
+        B::build(&mut qb).execute(pool).await?;
+    }
+    Ok(())
+}
+
 /// The `seq` of a row `RETURNING seq`.
 pub(crate) fn seq<R: Cols>(row: &R) -> Result<i64, StoreError> {
     row.int(0)

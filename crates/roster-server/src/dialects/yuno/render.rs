@@ -71,6 +71,7 @@ fn code(e: &ApiError) -> &'static str {
         ApiError::BodyTimeout(_) => "REQUEST_TIMEOUT",
         ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+        ApiError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
         ApiError::RevisionNotReached { .. } | ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
         ApiError::Internal(_) => "INTERNAL_ERROR",
     }

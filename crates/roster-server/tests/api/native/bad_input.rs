@@ -141,6 +141,7 @@ async fn expired_key(app: &TestApp, user: &str) -> String {
                     user_id: user,
                     name: DisplayName::parse("expired")?,
                     expires_at: Some(OffsetDateTime::now_utc() - Duration::minutes(1)),
+                    scopes: None,
                     key_id: secret.key_id.clone(),
                     secret: secret.token.clone(),
                 },

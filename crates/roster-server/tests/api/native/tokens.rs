@@ -220,6 +220,112 @@ async fn issues_tokens_with_form_or_basic_client_authentication() {
 }
 
 #[tokio::test]
+async fn a_token_acts_only_within_its_scope_on_every_surface() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        with_key(&app).await;
+        // A scoped key: its tokens carry its scopes, and may narrow them.
+        let k = app
+            .scoped_key(&a.org_admin.0, &["users:read", "users:write"])
+            .await;
+        let (key_id, secret) = (k["key_id"].as_str().unwrap(), k["key"].as_str().unwrap());
+        let r = token_request(
+            &app,
+            FORM,
+            Some((key_id, secret)),
+            "grant_type=client_credentials",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["scope"], "users:read users:write");
+        let r = token_request(
+            &app,
+            FORM,
+            Some((key_id, secret)),
+            "grant_type=client_credentials&scope=users:write+grants:write",
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "{}",
+            r.body
+        );
+        let r = token_request(
+            &app,
+            FORM,
+            Some((key_id, secret)),
+            "grant_type=client_credentials&scope=users:read",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let read_only = r.str("access_token");
+        let r = whoami(&app, &read_only, &a.target).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = app
+            .patch(
+                &format!("/v1/users/{}", a.target),
+                &read_only,
+                json!({"first_name": "No"}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "users:write is outside the token's scope: {}",
+            r.body
+        );
+
+        // An unscoped key's token narrowed to `users:read`: Fynn needs
+        // `account:role:write` among the scopes, Lexful `users:write`.
+        let c = client(&app, &a.org_admin.0).await;
+        let r = token_request(
+            &app,
+            FORM,
+            None,
+            format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}&scope=users:read",
+                c.key_id, c.secret
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let narrow = r.str("access_token");
+        let m = membership(&app, &a).await;
+        let r = app
+            .call(
+                Method::PUT,
+                &format!("/compat/fynn/accounts/{m}/role"),
+                Some(&narrow),
+                Some(json!({"role": "read-only"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "Fynn: {}", r.body);
+        let r = app
+            .call_with(
+                Method::PATCH,
+                &format!("/compat/lexful/v1/users/{}", a.target),
+                Some(&narrow),
+                Some(json!({"last_name": "Token"})),
+                &[("x-account-id", &a.acc_a1)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "Lexful: {}", r.body);
+        let wide = token_for(&app, &c).await;
+        let r = app
+            .call(
+                Method::PUT,
+                &format!("/compat/fynn/accounts/{m}/role"),
+                Some(&wide),
+                Some(json!({"role": "read-only"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "Fynn: {}", r.body);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn token_errors_follow_rfc_6749() {
     each_backend(|app| async move {
         let a = app.actors().await;

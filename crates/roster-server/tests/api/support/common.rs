@@ -227,6 +227,20 @@ impl TestApp {
         r.str("key")
     }
 
+    /// A key for `user` scoped to `scopes` (permission codes), created by
+    /// the owner; returns the creation response (`key`, `key_id`, …).
+    pub async fn scoped_key(&self, user: &str, scopes: &[&str]) -> Value {
+        let r = self
+            .post(
+                "/v1/api-keys",
+                &self.owner,
+                json!({ "user_id": user, "name": "scoped", "scopes": scopes }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
     /// Number of audit events (as the owner).
     pub async fn audit_count(&self) -> usize {
         let mut n = 0;
