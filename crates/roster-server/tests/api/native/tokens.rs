@@ -546,6 +546,81 @@ async fn token_errors_follow_rfc_6749() {
 }
 
 #[tokio::test]
+async fn failed_client_authentication_is_throttled_and_audited() {
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        with_key(&app).await;
+        let c = client(&app, &a.org_admin.0).await;
+        for _ in 0..10 {
+            let r = token_request(
+                &app,
+                FORM,
+                Some((&c.key_id, "roster_guess")),
+                "grant_type=client_credentials",
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        }
+        // Locked out, even with the right secret; other clients are not.
+        let r = token_request(
+            &app,
+            FORM,
+            Some((&c.key_id, &c.secret)),
+            "grant_type=client_credentials",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+        assert!(r.headers.contains_key("retry-after"));
+        let other = client(&app, &a.viewer.0).await;
+        token_for(&app, &other).await;
+
+        // Refused tokens are audited too, naming Roster as the issuer.
+        let good = token_for(&app, &other).await;
+        let last = if good.ends_with('A') { 'B' } else { 'A' };
+        let tampered = format!("{}{last}", &good[..good.len() - 1]);
+        let r = whoami(&app, &tampered, &a.target).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let events = crate::support::native_support::audit_events(&app).await;
+            let failed: Vec<_> = events
+                .iter()
+                .filter(|e| e.action == "auth.failed")
+                .collect();
+            let by_key = failed
+                .iter()
+                .filter(|e| {
+                    e.after
+                        .as_ref()
+                        .is_some_and(|a| a["key_id"] == c.key_id.as_str())
+                })
+                .count();
+            let by_token = failed.iter().any(|e| {
+                e.after
+                    .as_ref()
+                    .is_some_and(|a| a["issuer"] == app.state.config.issuer.as_str())
+            });
+            if by_key >= 10 && by_token {
+                let text =
+                    serde_json::to_string(&failed.iter().map(|e| &e.after).collect::<Vec<_>>())
+                        .unwrap();
+                assert!(
+                    !text.contains("roster_guess") && !text.contains(&good[..40]),
+                    "{text}"
+                );
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "auth.failed events: {failed:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_published_keys_verify_a_token_and_discovery_names_them() {
     each_backend(|app| async move {
         let a = app.actors().await;
