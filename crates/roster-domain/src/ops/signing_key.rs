@@ -202,3 +202,112 @@ pub fn revoke_signing_key(
     }
     Ok(Arc::new(after))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        reason = "a test fails by panicking"
+    )]
+
+    use super::*;
+    use crate::draft::Context;
+    use crate::ids::UserId;
+    use crate::model::Model;
+    use time::OffsetDateTime;
+
+    fn new_key() -> NewSigningKey {
+        NewSigningKey {
+            id: SigningKeyId::new(),
+            algorithm: SigningAlgorithm::EdDSA,
+            private_key: PrivateKey::from_pkcs8_der(vec![1, 2, 3]),
+            public_jwk: serde_json::Map::new(),
+        }
+    }
+
+    /// Runs `op` as the system at `now` on `model`; returns the new model
+    /// and the audit actions.
+    fn run<T>(
+        model: &Model,
+        now: OffsetDateTime,
+        op: impl FnOnce(&mut Draft<'_>) -> Result<T, DomainError>,
+    ) -> (Model, T, Vec<String>) {
+        let ctx = Context::system(now);
+        let mut d = Draft::new(model, &ctx);
+        let t = op(&mut d).unwrap();
+        let out = d.finish().unwrap();
+        let actions = out.audit.iter().map(|a| a.action.clone()).collect();
+        (out.model, t, actions)
+    }
+
+    #[test]
+    fn ensure_creates_one_key_then_keeps_it() {
+        let now = OffsetDateTime::now_utc();
+        let (m, k, actions) = run(&Model::new(), now, |d| ensure_signing_key(d, new_key()));
+        assert_eq!(actions, ["signing_key.create"]);
+        let (_, again, actions) = run(&m, now, |d| ensure_signing_key(d, new_key()));
+        assert_eq!(again.id, k.id);
+        assert!(actions.is_empty());
+    }
+
+    #[test]
+    fn rotation_retires_for_a_token_lifetime_and_prunes_long_dead_keys() {
+        let t0 = OffsetDateTime::now_utc();
+        let (m, first, _) = run(&Model::new(), t0, |d| ensure_signing_key(d, new_key()));
+        let (m, r, actions) = run(&m, t0, |d| rotate_signing_keys(d, new_key()));
+        assert_eq!(actions, ["signing_key.rotate", "signing_key.create"]);
+        assert_eq!(m.current_signing_key().unwrap().id, r.current.id);
+        let old = m.signing_key(first.id).unwrap();
+        assert!(!old.signs());
+        // Verifies for a token's longest life and the leeway, then no more.
+        assert!(old.verifies(t0 + Duration::minutes(60)));
+        assert!(!old.verifies(t0 + Duration::minutes(61)));
+        // A week and more later, the next rotation removes it.
+        let later = t0 + PRUNE_AFTER + Duration::hours(2);
+        let (m, r2, actions) = run(&m, later, |d| rotate_signing_keys(d, new_key()));
+        assert_eq!(
+            actions,
+            [
+                "signing_key.rotate",
+                "signing_key.delete",
+                "signing_key.create"
+            ]
+        );
+        assert_eq!(r2.pruned, [first.id]);
+        assert!(m.signing_key(first.id).is_none());
+        assert_eq!(m.signing_keys().count(), 2);
+    }
+
+    #[test]
+    fn revoking_the_signing_key_puts_a_new_one_in_its_place() {
+        let now = OffsetDateTime::now_utc();
+        let (m, k, _) = run(&Model::new(), now, |d| ensure_signing_key(d, new_key()));
+        let (m, revoked, actions) = run(&m, now, |d| revoke_signing_key(d, k.id, new_key()));
+        assert_eq!(actions, ["signing_key.revoke", "signing_key.create"]);
+        assert!(revoked.revoked_at.is_some() && !revoked.verifies(now));
+        assert_ne!(m.current_signing_key().unwrap().id, k.id);
+        let (_, _, actions) = run(&m, now, |d| revoke_signing_key(d, k.id, new_key()));
+        assert!(actions.is_empty(), "revoking twice changes nothing");
+    }
+
+    #[test]
+    fn only_the_system_manages_signing_keys_and_the_trail_has_no_private_key() {
+        let now = OffsetDateTime::now_utc();
+        let ctx = Context::user(UserId::new(), None, now);
+        let mut d = Draft::new(&Model::new(), &ctx);
+        assert!(matches!(
+            ensure_signing_key(&mut d, new_key()),
+            Err(DomainError::Forbidden { .. })
+        ));
+        let ctx = Context::system(now);
+        let mut d = Draft::new(&Model::new(), &ctx);
+        ensure_signing_key(&mut d, new_key()).unwrap();
+        let out = d.finish().unwrap();
+        let trail = serde_json::to_string(&out.audit[0].after).unwrap();
+        assert!(
+            !trail.contains("private") && trail.contains("kid"),
+            "{trail}"
+        );
+    }
+}

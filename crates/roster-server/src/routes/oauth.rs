@@ -38,7 +38,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 /// Unknown parameters are ignored; a parameter given twice is refused; an
 /// empty one counts as absent.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code, reason = "documents the form for OpenAPI; parsed by `Form`")]
+#[expect(dead_code, reason = "documents the form for OpenAPI; parsed by `Form`")]
 pub struct TokenRequest {
     /// `client_credentials`.
     grant_type: String,
