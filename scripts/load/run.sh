@@ -13,12 +13,14 @@
 #
 #   healthz  GET /healthz (the server's own ceiling)
 #   check    POST /v1/check, one decision per request
+#   check-jwt  the same, authorized by a Roster-issued token (POST
+#            /v1/oauth/token for the owner's key) instead of the API key
 #   batch    POST /v1/check/batch, 100 decisions per request
 #   yuno     Yuno PATCH .../account-permissions (a durable grant change + audit event)
 #   lexful   Lexful PATCH /v1/users/{id} (a durable grant change + audit event)
 #
 # Environment: DURATION (wrk -d, default 10s), CONNS (default "1 16 64"),
-# SCENARIOS (default all five), PORT (default 18080), ROSTER_BIN (skip the build),
+# SCENARIOS (default all six), PORT (default 18080), ROSTER_BIN (skip the build),
 # ROSTER_LOAD_REUSE (a directory with roster.db, init.json, generate.json and
 # sample/ from an earlier `roster init` + `roster generate`, SQLite only).
 # Prints one markdown table row per run (and appends them to RESULTS_FILE).
@@ -30,7 +32,7 @@ USERS=${2:?usage: run.sh sqlite|postgres USERS [RESULTS_FILE]}
 RESULTS=${3:-/dev/null}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-"1 16 64"}
-SCENARIOS=${SCENARIOS:-"healthz check batch yuno lexful"}
+SCENARIOS=${SCENARIOS:-"healthz check check-jwt batch yuno lexful"}
 PORT=${PORT:-18080}
 PG=${ROSTER_LOAD_PG:-postgres://postgres@127.0.0.1:5432}
 HERE=scripts/load
@@ -80,7 +82,7 @@ OWNER=$(json api_key < "$WORK/init.json")
 
 # Start-up: from exec to the first successful /healthz (model loaded from the database).
 T0=$(date +%s.%N)
-RUST_LOG=warn "$ROSTER_BIN" serve --database "$DB" --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+RUST_LOG=warn "$ROSTER_BIN" serve --database "$DB" --listen "127.0.0.1:$PORT" --token-lifetime 3600 > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
@@ -102,6 +104,11 @@ head -n 8 "$WORK/sample/orgs.tsv" | while IFS=$'\t' read -r org admin users acco
   printf '%s\t%s\t%s\t%s\t%s\n' "$kid" "$secret" "${accounts%%,*}" "$users" "$accounts" >> "$WORK/keys.tsv"
 done
 
+# A Roster-issued token for the owner's key (client credentials, HTTP Basic).
+OWNER_KID=$(json api_key_id < "$WORK/init.json")
+JWT=$(curl -sf -X POST "http://127.0.0.1:$PORT/v1/oauth/token" -u "$OWNER_KID:$OWNER" \
+  -d grant_type=client_credentials | json access_token)
+
 # wrk prints latencies as 12.34us / 1.23ms / 1.02s: to microseconds.
 to_us() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); print v } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 } else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000000 } else print v }'; }
 
@@ -113,6 +120,7 @@ run() {
   case "$scenario" in
     healthz) out=$(wrk -t"$threads" -c"$conns" -d"$DURATION" --latency "http://127.0.0.1:$PORT/healthz") ;;
     check) out=$(ROSTER_TOKEN=$OWNER ROSTER_CHECKS=$WORK/sample/checks.tsv wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s $HERE/check.lua "http://127.0.0.1:$PORT") ;;
+    check-jwt) out=$(ROSTER_TOKEN=$JWT ROSTER_CHECKS=$WORK/sample/checks.tsv wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s $HERE/check.lua "http://127.0.0.1:$PORT") ;;
     batch) out=$(ROSTER_TOKEN=$OWNER ROSTER_CHECKS=$WORK/sample/checks.tsv ROSTER_BATCH=100 wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s $HERE/check.lua "http://127.0.0.1:$PORT") ;;
     yuno|lexful) out=$(ROSTER_DIALECT=$scenario ROSTER_KEYS=$WORK/keys.tsv wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s $HERE/patch.lua "http://127.0.0.1:$PORT") ;;
   esac

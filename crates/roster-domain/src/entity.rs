@@ -450,3 +450,166 @@ pub struct Allowance {
     /// The grant's scope.
     pub scope: Scope,
 }
+
+/// What a signing key signs with; pinned per key (a token naming another
+/// `alg` than its key's is refused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    /// Ed25519 (JOSE `EdDSA`), the default.
+    EdDSA,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+}
+
+impl SigningAlgorithm {
+    /// Parses `EdDSA` or `ES256`.
+    pub fn parse(field: &str, s: &str) -> Result<Self, crate::DomainError> {
+        match s {
+            "EdDSA" => Ok(Self::EdDSA),
+            "ES256" => Ok(Self::ES256),
+            _ => Err(crate::DomainError::invalid(
+                field,
+                format!("`{}` is not one of `EdDSA`, `ES256`", truncate(s)),
+            )),
+        }
+    }
+    /// The JOSE `alg` name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+        }
+    }
+}
+
+/// A private key in PKCS#8 DER. It serializes (as base64) only so that the
+/// change log carries it to the other replicas; it is never part of an
+/// audit event or an API answer ([`SigningKey::public`]), and its `Debug`
+/// shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey(Vec<u8>);
+
+impl PrivateKey {
+    /// Wraps PKCS#8 DER bytes.
+    pub fn from_pkcs8_der(der: Vec<u8>) -> Self {
+        Self(der)
+    }
+    /// The PKCS#8 DER bytes.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.0
+    }
+    /// Standard base64 of the DER bytes (how the store keeps it).
+    pub fn to_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.0)
+    }
+    /// The key whose [`PrivateKey::to_base64`] is `s`.
+    pub fn from_base64(s: &str) -> Result<Self, crate::DomainError> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map(Self)
+            .map_err(|_| crate::DomainError::invalid("private_key", "not base64"))
+    }
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(..)")
+    }
+}
+
+impl Serialize for PrivateKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_base64())
+    }
+}
+
+impl<'de> Deserialize<'de> for PrivateKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_base64(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One of Roster's own token signing keys (SPEC §3.3). Kept in the model,
+/// and so in the database and the change log, so that every replica signs
+/// and verifies with the same keys. The newest key that is neither retired
+/// nor revoked signs new tokens; a retired key still verifies until
+/// `verify_until` (when every token it signed has expired); a revoked one
+/// verifies nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKey {
+    /// Id, the `kid` of its tokens.
+    pub id: SigningKeyId,
+    /// The algorithm it signs with.
+    pub algorithm: SigningAlgorithm,
+    /// The private key (never shown).
+    pub private_key: PrivateKey,
+    /// The public key as a JWK (RFC 7517), with its `kid`, `alg` and `use`.
+    pub public_jwk: serde_json::Map<String, serde_json::Value>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When a newer key replaced it for signing.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retired_at: Option<OffsetDateTime>,
+    /// When a retired key stops verifying.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub verify_until: Option<OffsetDateTime>,
+    /// Revocation time: from then on its tokens are refused.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Global revision of the last change.
+    pub revision: Revision,
+}
+
+impl SigningKey {
+    /// Neither retired nor revoked: it may sign new tokens.
+    pub fn signs(&self) -> bool {
+        self.retired_at.is_none() && self.revoked_at.is_none()
+    }
+    /// Not revoked, and not past `verify_until` at `now`.
+    pub fn verifies(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.verify_until.is_none_or(|t| t > now)
+    }
+    /// Everything but the private key: what the audit trail, the CLI and
+    /// the APIs show.
+    pub fn public(&self) -> PublicSigningKey {
+        PublicSigningKey {
+            kid: self.id,
+            algorithm: self.algorithm,
+            public_jwk: self.public_jwk.clone(),
+            created_at: self.created_at,
+            retired_at: self.retired_at,
+            verify_until: self.verify_until,
+            revoked_at: self.revoked_at,
+            revision: self.revision,
+        }
+    }
+}
+
+/// A signing key without its private key ([`SigningKey::public`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PublicSigningKey {
+    /// The key's id (`kid`).
+    pub kid: SigningKeyId,
+    /// Algorithm.
+    pub algorithm: SigningAlgorithm,
+    /// Public JWK.
+    pub public_jwk: serde_json::Map<String, serde_json::Value>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Retirement time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retired_at: Option<OffsetDateTime>,
+    /// End of verification.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub verify_until: Option<OffsetDateTime>,
+    /// Revocation time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Revision.
+    pub revision: Revision,
+}

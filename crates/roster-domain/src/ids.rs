@@ -86,5 +86,11 @@ uuid_id!(
     ApiKeyId
 );
 
+uuid_id!(
+    /// Identifies one of Roster's token signing keys: the `kid` of the
+    /// tokens it signs.
+    SigningKeyId
+);
+
 /// The global revision: every committed change advances it by one.
 pub type Revision = u64;

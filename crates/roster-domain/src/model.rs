@@ -65,6 +65,10 @@ pub enum Change {
     DeleteGrant(GrantKey),
     /// Create or replace an API key.
     PutApiKey(ApiKey),
+    /// Create or replace one of Roster's token signing keys.
+    PutSigningKey(SigningKey),
+    /// Remove a signing key that stopped verifying long ago.
+    DeleteSigningKey(SigningKeyId),
 }
 
 /// Which grant: its holder and its id. A grant lives with its holder (in
@@ -130,6 +134,8 @@ pub struct Model {
     api_keys: OrdMap<ApiKeyId, Arc<ApiKey>>,
     api_key_by_key_id: HashMap<String, ApiKeyId>,
     api_key_by_hash: HashMap<String, ApiKeyId>,
+    /// Roster's token signing keys, oldest first (ids are time-ordered).
+    signing_keys: OrdMap<SigningKeyId, Arc<SigningKey>>,
 }
 
 /// Inserts into a set stored in a map, creating it.
@@ -353,6 +359,12 @@ impl Model {
                 self.api_key_by_key_id.insert(k.key_id.clone(), k.id);
                 self.api_key_by_hash.insert(k.secret_hash.clone(), k.id);
                 self.api_keys.insert(k.id, Arc::new(k.clone()));
+            }
+            Change::PutSigningKey(k) => {
+                self.signing_keys.insert(k.id, Arc::new(k.clone()));
+            }
+            Change::DeleteSigningKey(id) => {
+                self.signing_keys.remove(id);
             }
         }
     }
@@ -826,6 +838,19 @@ impl Model {
     /// All API keys in id order.
     pub fn api_keys(&self) -> impl Iterator<Item = &Arc<ApiKey>> {
         self.api_keys.values()
+    }
+    /// A token signing key by its id (a token's `kid`).
+    pub fn signing_key(&self, id: SigningKeyId) -> Option<&Arc<SigningKey>> {
+        self.signing_keys.get(&id)
+    }
+    /// Every signing key, oldest first.
+    pub fn signing_keys(&self) -> impl DoubleEndedIterator<Item = &Arc<SigningKey>> {
+        self.signing_keys.values()
+    }
+    /// The key new tokens are signed with: the newest that is neither
+    /// retired nor revoked.
+    pub fn current_signing_key(&self) -> Option<&Arc<SigningKey>> {
+        self.signing_keys.values().rev().find(|k| k.signs())
     }
 
     // ----- decisions ------------------------------------------------------

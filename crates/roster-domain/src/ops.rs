@@ -12,6 +12,8 @@ mod membership;
 mod org_user;
 mod organization;
 mod role;
+mod signing_key;
+mod token;
 mod user;
 
 pub use account::*;
@@ -24,6 +26,8 @@ pub use membership::*;
 pub use org_user::*;
 pub use organization::*;
 pub use role::*;
+pub use signing_key::*;
+pub use token::*;
 pub use user::*;
 
 use crate::error::DomainError;

@@ -13,17 +13,22 @@
 //! Tokens of another shape (imported or demo keys, e.g. Crux's example
 //! token) are found by the hash of the token itself. Either way the key must
 //! be neither revoked nor expired and its user active.
+//!
+//! A bearer JWT whose `iss` is Roster's own issuer is a token Roster issued
+//! (`POST /v1/oauth/token`): [`crate::tokens::verify`] checks it, and it
+//! acts as the user of the API key it was issued to.
 
 pub mod throttle;
 
 use crate::error::ApiError;
 use crate::state::{AppState, AuthFailed};
+use crate::tokens::{self, TokenRefused, VerifiedToken};
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use rand::RngCore;
 use roster_domain::ops::{hash_secret, secret_matches};
-use roster_domain::{Actor, ApiKey, Model, UserId};
+use roster_domain::{Actor, ApiKey, Model, PermissionId, SigningKeyId, UserId};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -74,6 +79,14 @@ impl Caller {
 pub enum Via {
     /// An API key's secret.
     ApiKey(Arc<ApiKey>),
+    /// A token Roster issued (`POST /v1/oauth/token`) to this API key,
+    /// signed by signing key `kid`.
+    RosterToken {
+        /// The API key the token was issued to.
+        key: Arc<ApiKey>,
+        /// The key that signed it.
+        kid: SigningKeyId,
+    },
 }
 
 /// Why a presented credential was refused. Never holds the secret: what it
@@ -92,6 +105,8 @@ pub enum Failure {
     Expired,
     /// The key's user is disabled or deleted.
     UserInactive,
+    /// A bearer JWT naming Roster as its issuer was refused.
+    Token(TokenRefused),
 }
 
 impl Failure {
@@ -104,12 +119,16 @@ impl Failure {
             Self::Revoked => "revoked",
             Self::Expired => "expired",
             Self::UserInactive => "user_inactive",
+            Self::Token(t) => t.code(),
         }
     }
 
     /// The `401` a client sees. Unknown key and wrong secret read the same,
     /// so that a key id's existence is not revealed by the message.
     fn into_error(self) -> ApiError {
+        if let Self::Token(t) = self {
+            return ApiError::Unauthorized(t.to_string());
+        }
         ApiError::Unauthorized(
             match self {
                 Self::Malformed | Self::UnknownKey | Self::WrongSecret => {
@@ -118,6 +137,7 @@ impl Failure {
                 Self::Revoked => "the API key is revoked",
                 Self::Expired => "the API key has expired",
                 Self::UserInactive => "the key's user is not active",
+                Self::Token(_) => "the token is refused",
             }
             .into(),
         )
@@ -245,15 +265,39 @@ fn throttled(
             client = %address.map(|a| a.to_string()).unwrap_or_default(),
             "authentication failed"
         );
+        let issuer = matches!(r.failure, Failure::Token(_)).then(|| state.config.issuer.clone());
         state.auth_failed(AuthFailed {
             reason: r.failure.code(),
             key_id: known.or(key_id).map(roster_domain::truncate),
-            issuer: None,
+            issuer,
             organization_id: org,
             client_address: address,
         });
         r.failure.into_error()
     })
+}
+
+/// The caller a verified Roster-issued token stands for: its API key's
+/// user, narrowed to the token's scope (and to the key's scopes, if any).
+fn token_caller(state: &AppState, v: VerifiedToken, now: OffsetDateTime) -> Caller {
+    touch(state, &v.key, now);
+    let actor = match v.scope.as_deref() {
+        None => v.key.actor(),
+        Some(scope) => {
+            let within: Vec<PermissionId> = match v.key.scopes.as_deref() {
+                None => scope.to_vec(),
+                Some(key) => scope.iter().filter(|p| key.contains(p)).copied().collect(),
+            };
+            Actor::scoped(v.user_id, Some(&within))
+        }
+    };
+    Caller {
+        actor,
+        via: Via::RosterToken {
+            key: v.key,
+            kid: v.kid,
+        },
+    }
 }
 
 /// Records `last_used_at` at most once a minute per key, off the request path.
@@ -332,6 +376,19 @@ pub fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Calle
             let token = scheme_token(headers, scheme).ok_or_else(|| {
                 ApiError::Unauthorized(format!("missing `Authorization: {scheme} <{what}>`"))
             })?;
+            if scheme.eq_ignore_ascii_case("Bearer") {
+                let now = OffsetDateTime::now_utc();
+                let model = state.engine.snapshot();
+                // A token Roster issued; another issuer's token, or an API
+                // key, goes on below.
+                if let Some(verdict) = tokens::verify(state, &model, token, now) {
+                    return throttled(state, None, address, || {
+                        verdict
+                            .map(|v| token_caller(state, v, now))
+                            .map_err(|e| Failure::Token(e).into())
+                    });
+                }
+            }
             throttled(state, named_key_id(None, token), address, || {
                 authenticate(state, None, token)
             })

@@ -14,11 +14,13 @@ pub mod conn;
 pub mod demo;
 pub mod dialects;
 pub mod error;
+pub mod keys;
 pub mod openapi;
 pub mod request;
 pub mod routes;
 pub mod state;
 pub mod surface;
+pub mod tokens;
 pub mod writer;
 
 pub use conn::{serve, serve_with, ServeOptions};

@@ -26,7 +26,24 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key's secret, or a token from `POST /v1/oauth/token`.",
+                    ))
+                    .build(),
+            ),
+        );
+        // The token endpoint's client authentication (RFC 6749 §2.3.1).
+        components.add_security_scheme(
+            "client_secret_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("The API key's key id and secret."))
+                    .build(),
+            ),
         );
     }
 }
@@ -78,6 +95,12 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 fn add_common_responses(op: &mut Operation) {
     let authenticated = op.security.is_none(); // inherits the document's `bearer`
     let has_body = op.request_body.is_some();
+    // The kit's JSON extractor answers 413 and 415; a form body (the token
+    // endpoint) is answered in its own terms.
+    let has_json_body = op
+        .request_body
+        .as_ref()
+        .is_some_and(|b| b.content.contains_key("application/json"));
     let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let mut common = vec![StatusCode::SERVICE_UNAVAILABLE];
     if authenticated {
@@ -86,7 +109,7 @@ fn add_common_responses(op: &mut Operation) {
     if has_body || has_params {
         common.push(StatusCode::BAD_REQUEST);
     }
-    if has_body {
+    if has_json_body {
         common.extend([
             StatusCode::PAYLOAD_TOO_LARGE,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -11,11 +11,13 @@ pub mod audit;
 pub mod check;
 pub mod grants;
 pub mod members;
+pub mod oauth;
 pub mod ops;
 pub mod organizations;
 pub mod roles;
 pub mod users;
 pub mod views;
+pub mod well_known;
 
 use crate::auth::Credentials;
 use crate::error::ApiError;
@@ -26,7 +28,7 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The native surface: `Authorization: Bearer <api key>`, JSON bodies
+/// The native surface: `Authorization: Bearer <api key or Roster JWT>`, JSON bodies
 /// (`text/json` too), errors as `application/problem+json`.
 #[derive(Debug, Clone, Copy)]
 pub struct Native;
@@ -74,6 +76,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(oauth::issue))
+        .routes(routes!(well_known::jwks))
+        .routes(routes!(well_known::openid_configuration))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
 }

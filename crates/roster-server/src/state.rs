@@ -14,6 +14,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
+/// The issuer URL when none is configured: the default listen address.
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
+
 /// Tunables of a running server.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -24,6 +27,13 @@ pub struct Config {
     /// Longest a client may take to send a request body
     /// ([`crate::surface::body::BODY_READ_TIMEOUT`] by default); slower is `408`.
     pub body_read_timeout: Duration,
+    /// Roster's issuer URL: the `iss` (and `aud`) of the tokens it issues,
+    /// and the base of the discovery document's URLs (`--public-url`),
+    /// without a trailing `/`.
+    pub issuer: String,
+    /// Lifetime of the tokens `POST /v1/oauth/token` issues (at most
+    /// [`roster_domain::ops::MAX_TOKEN_LIFETIME`]).
+    pub token_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -32,6 +42,8 @@ impl Default for Config {
             max_revision_wait: Duration::from_secs(5),
             follow_interval: Duration::from_millis(500),
             body_read_timeout: crate::surface::body::BODY_READ_TIMEOUT,
+            issuer: DEFAULT_ISSUER.to_owned(),
+            token_lifetime: crate::tokens::DEFAULT_LIFETIME,
         }
     }
 }
@@ -53,6 +65,8 @@ pub struct AppState {
     pub key_touches: Arc<
         std::sync::Mutex<std::collections::HashMap<roster_domain::ApiKeyId, time::OffsetDateTime>>,
     >,
+    /// Signature verifications of Roster-issued tokens (see [`crate::tokens`]).
+    pub tokens: Arc<crate::tokens::TokenCache>,
     /// Failed authentications per key id and client address.
     pub throttle: Arc<Throttle>,
     /// Failed authentications on their way to the audit trail.
@@ -115,6 +129,7 @@ impl AppState {
             revisions: rx,
             config: Arc::new(config),
             key_touches: Default::default(),
+            tokens: Default::default(),
             throttle: Default::default(),
             auth_failures: spawn_auth_failure_writer(store),
         }

@@ -16,6 +16,7 @@ use crate::table::grants::Grants;
 use crate::table::memberships::Memberships;
 use crate::table::organizations::Organizations;
 use crate::table::permissions::Permissions;
+use crate::table::signing_keys::SigningKeys;
 use crate::table::users::Users;
 use crate::table::{self, audit_events, changes::Changes, meta, roles, roles::Roles};
 use crate::value;
@@ -177,6 +178,8 @@ fn key(c: &Change) -> Key<'_> {
         Change::PutGrant(g) => Key::Id(g.id.0),
         Change::DeleteGrant(k) => Key::Id(k.id.0),
         Change::PutApiKey(k) => Key::Id(k.id.0),
+        Change::PutSigningKey(k) => Key::Id(k.id.0),
+        Change::DeleteSigningKey(id) => Key::Id(id.0),
     }
 }
 
@@ -257,5 +260,9 @@ fn statement<'a, B: Backend>(run: &[&'a Change]) -> Result<QueryBuilder<'a, B>, 
             delete_by_id::<B, Grants>(&keys.iter().map(|k| k.id.0).collect::<Vec<_>>())
         }
         Change::PutApiKey(_) => upsert::<B, ApiKeys>(&collect!(run, Change::PutApiKey)),
+        Change::PutSigningKey(_) => upsert::<B, SigningKeys>(&collect!(run, Change::PutSigningKey)),
+        Change::DeleteSigningKey(_) => {
+            delete_by_id::<B, SigningKeys>(&ids!(run, Change::DeleteSigningKey))
+        }
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod meta;
 pub(crate) mod organizations;
 pub(crate) mod permissions;
 pub(crate) mod roles;
+pub(crate) mod signing_keys;
 pub(crate) mod users;
 
 use crate::backend::Backend;

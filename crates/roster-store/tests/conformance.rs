@@ -173,6 +173,26 @@ fn api_key(user: UserId, rev: Revision) -> ApiKey {
     }
 }
 
+fn signing_key(algorithm: SigningAlgorithm, rev: Revision) -> SigningKey {
+    let mut jwk = serde_json::Map::new();
+    jwk.insert("kty".into(), "OKP".into());
+    jwk.insert(
+        "x".into(),
+        "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+    );
+    SigningKey {
+        id: SigningKeyId::new(),
+        algorithm,
+        private_key: PrivateKey::from_pkcs8_der(vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0xff]),
+        public_jwk: jwk,
+        created_at: now(),
+        retired_at: None,
+        verify_until: None,
+        revoked_at: None,
+        revision: rev,
+    }
+}
+
 fn event(rev: Revision, action: &str, target: &str, org: Option<OrganizationId>) -> AuditEvent {
     AuditEvent {
         seq: 0,
@@ -275,6 +295,8 @@ fn assert_same(backend: &str, got: &Model, want: &Model) {
     assert_eq!(grants(got), grants(want), "{backend}: grants");
     let keys = |m: &Model| m.api_keys().map(|x| (**x).clone()).collect::<Vec<_>>();
     assert_eq!(keys(got), keys(want), "{backend}: api keys");
+    let signing = |m: &Model| m.signing_keys().map(|x| (**x).clone()).collect::<Vec<_>>();
+    assert_eq!(signing(got), signing(want), "{backend}: signing keys");
     for u in want.users_after(None) {
         assert_eq!(
             got.user_by_email(u.organization_id, &u.email.key()),
@@ -339,6 +361,8 @@ async fn every_change_round_trips() {
             ..grant(admin.id, builtin("viewer"), Scope::Global, 1)
         };
         let k = api_key(admin.id, 1);
+        let sk = signing_key(SigningAlgorithm::EdDSA, 1);
+        let sk_gone = signing_key(SigningAlgorithm::ES256, 1);
         let c1 = commit(
             1,
             vec![
@@ -359,6 +383,8 @@ async fn every_change_round_trips() {
                 Change::PutGrant(g_perm.clone()),
                 Change::PutGrant(g_global.clone()),
                 Change::PutApiKey(k.clone()),
+                Change::PutSigningKey(sk.clone()),
+                Change::PutSigningKey(sk_gone.clone()),
             ],
         );
         let events = store.commit(0, std::slice::from_ref(&c1)).await.unwrap();
@@ -398,6 +424,13 @@ async fn every_change_round_trips() {
             revision: 2,
             ..k.clone()
         };
+        let sk_retired = SigningKey {
+            retired_at: Some(now()),
+            verify_until: Some(now() + time::Duration::hours(1)),
+            revoked_at: Some(now()),
+            revision: 2,
+            ..sk.clone()
+        };
         let r2 = Role {
             permissions: BTreeSet::from([perms::grants_read()]),
             revision: 2,
@@ -413,6 +446,8 @@ async fn every_change_round_trips() {
                 Change::PutRole(r2.clone()),
                 Change::PutUser(u2.clone()),
                 Change::PutApiKey(k_revoked.clone()),
+                Change::PutSigningKey(sk_retired.clone()),
+                Change::DeleteSigningKey(sk_gone.id),
                 Change::DeleteMembership(m2.id),
                 Change::DeleteAccount(a2.id),
                 Change::DeleteRole(RoleKey {
@@ -448,6 +483,12 @@ async fn every_change_round_trips() {
             Some(k_revoked),
             "{b}"
         );
+        assert_eq!(
+            loaded.signing_key(sk.id).map(|x| (**x).clone()),
+            Some(sk_retired),
+            "{b}"
+        );
+        assert!(loaded.signing_key(sk_gone.id).is_none(), "{b}");
 
         // A soft-deleted user's email is free again.
         let again = user(o.id, "ZOE@acme.test", 3);

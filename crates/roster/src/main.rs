@@ -1,6 +1,7 @@
 //! `roster`: one binary. `serve` runs the HTTP API, `init` bootstraps a
-//! database without serving, `migrate` applies the schema, `generate` loads
-//! a synthetic data set for benchmarks.
+//! database without serving, `migrate` applies the schema, `keys` manages
+//! the token signing keys, `generate` loads a synthetic data set for
+//! benchmarks.
 
 mod generate;
 
@@ -33,6 +34,21 @@ enum Command {
         /// Also load the demo data set that makes every seed's example request work.
         #[arg(long)]
         demo: bool,
+        /// The URL clients reach Roster at: the issuer (`iss`) of the tokens
+        /// it issues and the base of its discovery document. Default:
+        /// `http://` and the listen address.
+        #[arg(long, env = "ROSTER_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Lifetime of issued tokens, in seconds (60 to 3600).
+        #[arg(long, env = "ROSTER_TOKEN_LIFETIME", default_value_t = 900,
+              value_parser = clap::value_parser!(u64).range(60..=3600))]
+        token_lifetime: u64,
+    },
+    /// Manage the keys Roster signs its tokens with. A running server (and
+    /// every replica) learns of a change through the database.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Bootstrap an organization and its owner without serving.
     Init {
@@ -77,6 +93,139 @@ enum Command {
         #[arg(long)]
         sample: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key; new tokens are signed with it, and the keys it
+    /// replaces keep verifying until every token they signed has expired.
+    Rotate {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// `EdDSA` (Ed25519) or `ES256` (P-256).
+        #[arg(long, default_value = "EdDSA")]
+        algorithm: String,
+        /// Print the new key as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the signing keys (public parts only).
+    List {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Print JSON (one array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a signing key: tokens it signed are refused at once. When it
+    /// was the signing key, a new one takes its place.
+    Revoke {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// The key's id (`kid`).
+        kid: String,
+        /// Algorithm of the replacement, if one is needed.
+        #[arg(long, default_value = "EdDSA")]
+        algorithm: String,
+    },
+}
+
+/// The issuer URL: `--public-url` without a trailing `/`, or `http://` and
+/// the listen address.
+fn issuer(public_url: Option<&str>, listen: &str) -> anyhow::Result<String> {
+    let url = match public_url {
+        Some(u) => u.trim().trim_end_matches('/').to_owned(),
+        None => format!("http://{listen}"),
+    };
+    let well_formed = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|r| !r.is_empty() && !r.contains(['?', '#', ' ']));
+    if !well_formed {
+        anyhow::bail!("--public-url: `{url}` is not an http(s) URL without query or fragment");
+    }
+    Ok(url)
+}
+
+fn algorithm(s: &str) -> anyhow::Result<roster_domain::SigningAlgorithm> {
+    roster_domain::SigningAlgorithm::parse("algorithm", s).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    let database = match &command {
+        KeysCommand::Rotate { database, .. }
+        | KeysCommand::List { database, .. }
+        | KeysCommand::Revoke { database, .. } => database.clone(),
+    };
+    let store = open(&database).await?;
+    let state = AppState::start(store, Config::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match command {
+        KeysCommand::Rotate {
+            algorithm: alg,
+            json,
+            ..
+        } => {
+            let r = roster_server::keys::rotate(&state, algorithm(&alg)?)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let current = r.current.public();
+            if json {
+                println!("{}", serde_json::to_string(&current)?);
+            } else {
+                println!(
+                    "new signing key {} ({})",
+                    current.kid,
+                    current.algorithm.as_str()
+                );
+                for k in &r.retired {
+                    if let Some(until) = k.verify_until {
+                        println!("retired {}: verifies until {until}", k.id);
+                    }
+                }
+                for id in &r.pruned {
+                    println!("pruned {id}");
+                }
+            }
+        }
+        KeysCommand::List { json, .. } => {
+            let keys = roster_server::keys::list(&state);
+            if json {
+                println!("{}", serde_json::to_string(&keys)?);
+            } else {
+                for k in keys {
+                    let state = if k.revoked_at.is_some() {
+                        "revoked".to_owned()
+                    } else if let Some(until) = k.verify_until {
+                        format!("retired, verifies until {until}")
+                    } else {
+                        "signing".to_owned()
+                    };
+                    println!(
+                        "{} {} created {} {state}",
+                        k.kid,
+                        k.algorithm.as_str(),
+                        k.created_at
+                    );
+                }
+            }
+        }
+        KeysCommand::Revoke {
+            kid,
+            algorithm: alg,
+            ..
+        } => {
+            let kid = kid
+                .parse()
+                .map_err(|_| anyhow::anyhow!("`{kid}` is not a key id (a UUID)"))?;
+            let k = roster_server::keys::revoke(&state, kid, algorithm(&alg)?)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("revoked {}", k.id);
+        }
+    }
+    Ok(())
 }
 
 fn init_tracing() {
@@ -175,13 +324,21 @@ async fn main() -> anyhow::Result<()> {
             let summary = generate::run(&*store, &spec).await?;
             println!("{summary}");
         }
+        Command::Keys { command } => keys(command).await?,
         Command::Serve {
             database,
             listen,
             demo,
+            public_url,
+            token_lifetime,
         } => {
+            let config = Config {
+                issuer: issuer(public_url.as_deref(), &listen)?,
+                token_lifetime: std::time::Duration::from_secs(token_lifetime),
+                ..Config::default()
+            };
             let store = open(&database).await?;
-            let state = AppState::start(store, Config::default())
+            let state = AppState::start(store, config)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if bootstrap::is_empty(&state) {
@@ -201,6 +358,11 @@ async fn main() -> anyhow::Result<()> {
                     Err(e) => return Err(anyhow::anyhow!("{e}")),
                 }
             }
+            let signer =
+                roster_server::keys::ensure(&state, roster_domain::SigningAlgorithm::EdDSA)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating a signing key: {e}"))?;
+            tracing::info!(kid = %signer.id, issuer = %state.config.issuer, "signing tokens");
             if demo {
                 roster_server::demo::load(&state)
                     .await

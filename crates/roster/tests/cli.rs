@@ -723,3 +723,76 @@ async fn durability_on_postgres() {
     .await
     .expect("test thread");
 }
+
+/// `roster keys …` as an operator runs it, next to a running server: the
+/// server made a signing key on start, and learns of a rotation and of a
+/// revocation through the database (SQLite: by polling its change log).
+#[test]
+fn keys_rotate_list_and_revoke_reach_a_running_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(dir.path(), "k.db");
+    let server = Server::start(&db);
+    let published = || -> Vec<String> {
+        let r = http(server.port, "GET", "/.well-known/jwks.json", None, None).expect("jwks");
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_owned())
+            .collect()
+    };
+    let wait_for = |want: &dyn Fn(&[String]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let kids = published();
+            if want(&kids) {
+                return kids;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server still publishes {kids:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let first = published();
+    assert_eq!(
+        first.len(),
+        1,
+        "serve makes a signing key on start: {first:?}"
+    );
+    let keys = |args: &[&str]| -> String {
+        let out = roster()
+            .arg("keys")
+            .args(args)
+            .args(["--database", &db])
+            .output()
+            .expect("run roster keys");
+        assert!(
+            out.status.success(),
+            "roster keys {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+
+    let rotated: Value = serde_json::from_str(&keys(&["rotate", "--json"])).expect("JSON");
+    let new_kid = rotated["kid"].as_str().expect("kid").to_owned();
+    assert_eq!(rotated["algorithm"], "EdDSA");
+    assert!(!rotated.to_string().contains("private"), "{rotated}");
+    let both = wait_for(&|kids| kids.len() == 2);
+    assert_eq!(both, [first[0].clone(), new_kid.clone()]);
+
+    let listed: Value = serde_json::from_str(&keys(&["list", "--json"])).expect("JSON");
+    let listed = listed.as_array().expect("an array");
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0]["verify_until"].is_string() && listed[1]["verify_until"].is_null());
+    assert!(!keys(&["list"]).contains("private"));
+
+    let out = keys(&["revoke", &first[0]]);
+    assert!(out.contains(&first[0]), "{out}");
+    assert_eq!(wait_for(&|kids| kids.len() == 1), [new_kid]);
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
+}

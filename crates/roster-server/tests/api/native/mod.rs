@@ -1,5 +1,6 @@
 //! The native API (`/v1`) and the server around it: rules, bad input,
-//! concurrency, the actor matrix, decisions, replicas, slow clients.
+//! concurrency, the actor matrix, decisions, replicas, slow clients, and
+//! the tokens Roster issues.
 
 mod bad_input;
 mod concurrency;
@@ -10,3 +11,4 @@ mod replicas;
 mod rules;
 mod slow_clients;
 mod smoke;
+mod tokens;

@@ -42,6 +42,9 @@ async fn openapi_document_is_served_and_snapshotted() {
             "/v1/api-keys",
             "/v1/api-keys/{id}",
             "/v1/audit-events",
+            "/v1/oauth/token",
+            "/.well-known/jwks.json",
+            "/.well-known/openid-configuration",
             "/healthz",
             "/readyz",
         ] {
@@ -80,8 +83,9 @@ fn openapi_document() -> Value {
 
 /// `/openapi.json` is valid OpenAPI 3.1 as far as `openapi31` checks (the
 /// OpenAPI 3.1 schema itself: `scripts/openapi_validate.sh`), follows the
-/// native conventions (every error is a problem document, every
-/// authenticated operation declares 401), and the checker bites.
+/// native conventions (every error is a problem document, except the
+/// token endpoint's RFC 6749 §5.2 errors; every authenticated operation
+/// declares 401), and the checker bites.
 #[test]
 fn openapi_document_is_valid_openapi_3_1() {
     let doc = openapi_document();
@@ -92,9 +96,15 @@ fn openapi_document_is_valid_openapi_3_1() {
         problems.join("\n")
     );
     let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
+    let oauth = json!({ "application/json": { "schema": { "$ref": "#/components/schemas/OAuthErrorBody" } } });
     for (path, method, op) in openapi31::operations(&doc) {
         for (status, r) in op["responses"].as_object().expect("responses") {
-            if status.starts_with(['4', '5']) {
+            if path == "/v1/oauth/token" && ["400", "401"].contains(&status.as_str()) {
+                assert_eq!(
+                    r["content"], oauth,
+                    "{method} {path} {status}: RFC 6749 §5.2"
+                );
+            } else if status.starts_with(['4', '5']) {
                 assert_eq!(
                     r["content"], problem,
                     "{method} {path} {status}: errors are problem documents"
@@ -332,10 +342,35 @@ async fn answers_match_the_openapi_document() {
         assert!(events.iter().any(|e| e["before"].is_null()), "a creation");
         assert!(events.iter().any(|e| e["after"].is_null()), "a deletion");
 
-        for path in ["/healthz", "/readyz"] {
+        for path in ["/healthz", "/readyz", "/.well-known/openid-configuration"] {
             let r = app.call(M::GET, path, None, None).await;
             expect(M::GET, path, &r, 200);
         }
+
+        // Tokens: issued, refused in RFC 6749's shape, verified by the JWKS.
+        let form = |body: String| {
+            let app = &app;
+            async move {
+                let req = axum::http::Request::builder()
+                    .method(M::POST)
+                    .uri("/v1/oauth/token")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(axum::body::Body::from(body))
+                    .expect("request");
+                app.raw(req).await
+            }
+        };
+        let r = call(M::POST, "/v1/api-keys".into(), Some(json!({"user_id": app.owner_id, "name": "oauth"}))).await;
+        let (key_id, secret) = (r.str("key_id"), r.str("key"));
+        let r = form(format!("grant_type=client_credentials&client_id={key_id}&client_secret={secret}&scope=users:read")).await;
+        expect(M::POST, "/v1/oauth/token", &r, 200);
+        let r = form("grant_type=implicit".into()).await;
+        expect(M::POST, "/v1/oauth/token", &r, 400);
+        let r = form(format!("grant_type=client_credentials&client_id={key_id}&client_secret=nope")).await;
+        expect(M::POST, "/v1/oauth/token", &r, 401);
+        let r = app.call(M::GET, "/.well-known/jwks.json", None, None).await;
+        expect(M::GET, "/.well-known/jwks.json", &r, 200);
+        assert_eq!(r.body["keys"].as_array().map(Vec::len), Some(1), "{}", r.body);
     })
     .await;
 }
