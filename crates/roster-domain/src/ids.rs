@@ -85,6 +85,10 @@ uuid_id!(
     /// Identifies an API key record (not the public `key_id`).
     ApiKeyId
 );
+uuid_id!(
+    /// Identifies an organization's identity provider.
+    IdentityProviderId
+);
 
 /// The global revision: every committed change advances it by one.
 pub type Revision = u64;

@@ -65,6 +65,10 @@ pub enum Change {
     DeleteGrant(GrantKey),
     /// Create or replace an API key.
     PutApiKey(ApiKey),
+    /// Create or replace an identity provider.
+    PutIdentityProvider(IdentityProvider),
+    /// Remove an identity provider.
+    DeleteIdentityProvider(IdentityProviderId),
 }
 
 /// Which grant: its holder and its id. A grant lives with its holder (in
@@ -130,6 +134,14 @@ pub struct Model {
     api_keys: OrdMap<ApiKeyId, Arc<ApiKey>>,
     api_key_by_key_id: HashMap<String, ApiKeyId>,
     api_key_by_hash: HashMap<String, ApiKeyId>,
+    identity_providers: OrdMap<IdentityProviderId, Arc<IdentityProvider>>,
+    providers_by_org: HashMap<OrganizationId, OrdSet<IdentityProviderId>>,
+    /// Providers by issuer. Several organizations may register one issuer
+    /// (each with its own audience and users): no uniqueness here.
+    providers_by_issuer: HashMap<String, OrdSet<IdentityProviderId>>,
+    /// Live users by home organization and `external_ids` entry (key,
+    /// value): where a provider's `sub` finds its user.
+    users_by_external_id: HashMap<(OrganizationId, String, String), OrdSet<UserId>>,
 }
 
 /// Inserts into a set stored in a map, creating it.
@@ -232,6 +244,10 @@ impl Model {
                     if self.user_by_email.get(&old_key) == Some(&u.id) {
                         self.user_by_email.remove(&old_key);
                     }
+                    for (k, v) in &old.external_ids {
+                        let key = (old.organization_id, k.clone(), v.clone());
+                        set_remove(&mut self.users_by_external_id, &key, &u.id);
+                    }
                     if old.organization_id != u.organization_id {
                         set_remove(&mut self.users_by_org, &old.organization_id, &u.id);
                     }
@@ -239,6 +255,10 @@ impl Model {
                 if u.deleted_at.is_none() {
                     self.user_by_email
                         .insert((u.organization_id, u.email.key()), u.id);
+                    for (k, v) in &u.external_ids {
+                        let key = (u.organization_id, k.clone(), v.clone());
+                        set_insert(&mut self.users_by_external_id, key, u.id);
+                    }
                 }
                 set_insert(&mut self.users_by_org, u.organization_id, u.id);
                 self.users.insert(u.id, Arc::new(u.clone()));
@@ -354,6 +374,29 @@ impl Model {
                 self.api_key_by_hash.insert(k.secret_hash.clone(), k.id);
                 self.api_keys.insert(k.id, Arc::new(k.clone()));
             }
+            Change::PutIdentityProvider(p) => {
+                self.remove_identity_provider(p.id);
+                set_insert(&mut self.providers_by_org, p.organization_id, p.id);
+                set_insert(
+                    &mut self.providers_by_issuer,
+                    p.issuer.as_str().to_owned(),
+                    p.id,
+                );
+                self.identity_providers.insert(p.id, Arc::new(p.clone()));
+            }
+            Change::DeleteIdentityProvider(id) => self.remove_identity_provider(*id),
+        }
+    }
+
+    /// Drops an identity provider and its index entries.
+    fn remove_identity_provider(&mut self, id: IdentityProviderId) {
+        if let Some(old) = self.identity_providers.remove(&id) {
+            set_remove(&mut self.providers_by_org, &old.organization_id, &id);
+            set_remove(
+                &mut self.providers_by_issuer,
+                &old.issuer.as_str().to_owned(),
+                &id,
+            );
         }
     }
 
@@ -826,6 +869,49 @@ impl Model {
     /// All API keys in id order.
     pub fn api_keys(&self) -> impl Iterator<Item = &Arc<ApiKey>> {
         self.api_keys.values()
+    }
+    /// An identity provider.
+    pub fn identity_provider(&self, id: IdentityProviderId) -> Option<&Arc<IdentityProvider>> {
+        self.identity_providers.get(&id)
+    }
+    /// The identity providers of an organization, in id order.
+    pub fn identity_providers_of(
+        &self,
+        org: OrganizationId,
+    ) -> impl Iterator<Item = &Arc<IdentityProvider>> {
+        self.providers_by_org
+            .get(&org)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .filter_map(|id| self.identity_providers.get(id))
+    }
+    /// The identity providers whose issuer is exactly `issuer`, of every
+    /// organization, in id order.
+    pub fn identity_providers_by_issuer(
+        &self,
+        issuer: &str,
+    ) -> impl Iterator<Item = &Arc<IdentityProvider>> {
+        self.providers_by_issuer
+            .get(issuer)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .filter_map(|id| self.identity_providers.get(id))
+    }
+    /// All identity providers, in id order.
+    pub fn identity_providers(&self) -> impl Iterator<Item = &Arc<IdentityProvider>> {
+        self.identity_providers.values()
+    }
+    /// The live users of `org` whose `external_ids[key]` is `value`, in id order.
+    pub fn users_by_external_id(
+        &self,
+        org: OrganizationId,
+        key: &str,
+        value: &str,
+    ) -> impl Iterator<Item = UserId> + '_ {
+        self.users_by_external_id
+            .get(&(org, key.to_owned(), value.to_owned()))
+            .into_iter()
+            .flat_map(|s| s.iter().copied())
     }
 
     // ----- decisions ------------------------------------------------------

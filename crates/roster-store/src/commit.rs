@@ -13,6 +13,7 @@ use crate::error::StoreError;
 use crate::table::accounts::Accounts;
 use crate::table::api_keys::ApiKeys;
 use crate::table::grants::Grants;
+use crate::table::identity_providers::IdentityProviders;
 use crate::table::memberships::Memberships;
 use crate::table::organizations::Organizations;
 use crate::table::permissions::Permissions;
@@ -177,6 +178,8 @@ fn key(c: &Change) -> Key<'_> {
         Change::PutGrant(g) => Key::Id(g.id.0),
         Change::DeleteGrant(k) => Key::Id(k.id.0),
         Change::PutApiKey(k) => Key::Id(k.id.0),
+        Change::PutIdentityProvider(p) => Key::Id(p.id.0),
+        Change::DeleteIdentityProvider(id) => Key::Id(id.0),
     }
 }
 
@@ -257,5 +260,11 @@ fn statement<'a, B: Backend>(run: &[&'a Change]) -> Result<QueryBuilder<'a, B>, 
             delete_by_id::<B, Grants>(&keys.iter().map(|k| k.id.0).collect::<Vec<_>>())
         }
         Change::PutApiKey(_) => upsert::<B, ApiKeys>(&collect!(run, Change::PutApiKey)),
+        Change::PutIdentityProvider(_) => {
+            upsert::<B, IdentityProviders>(&collect!(run, Change::PutIdentityProvider))
+        }
+        Change::DeleteIdentityProvider(_) => {
+            delete_by_id::<B, IdentityProviders>(&ids!(run, Change::DeleteIdentityProvider))
+        }
     }
 }
