@@ -2,15 +2,20 @@
 //! one place for every surface. A surface says where its callers present
 //! their credential ([`Credentials`], its `Surface::CREDENTIALS`);
 //! [`resolve`] reads it there and resolves it. A new kind of credential
-//! (say, bearer JWTs) is a change to this file alone.
+//! is a change to this file alone.
 //!
 //! Roster's secrets look like `roster_<key_id>_<secret>`: the key id is
 //! looked up and the SHA-256 of the whole token compared in constant time.
 //! Tokens of another shape (imported or demo keys, e.g. Crux's example
 //! token) are found by the hash of the token itself. Either way the key must
 //! be neither revoked nor expired and its user active.
+//!
+//! A bearer token shaped like a JWT (and not a key's secret) is verified as
+//! one ([`bearer_jwt`]): an organization's identity provider's token
+//! ([`crate::idp`]) acts as the user of that organization it maps to.
 
 use crate::error::ApiError;
+use crate::idp::{self, VerifiedToken};
 use crate::state::AppState;
 use axum::http::{header, HeaderMap};
 use rand::RngCore;
@@ -42,14 +47,22 @@ pub fn new_secret() -> NewSecret {
     NewSecret { key_id, token }
 }
 
-/// The authenticated caller of a request, with the model snapshot that
-/// authenticated it.
+/// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user the key acts as.
+    /// The user the credential acts as.
     pub user_id: UserId,
-    /// The key used.
-    pub key: Arc<ApiKey>,
+    /// The credential it presented.
+    pub credential: Credential,
+}
+
+/// What a caller authenticated with.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// An API key's secret.
+    ApiKey(Arc<ApiKey>),
+    /// A JWT of one of its organization's identity providers.
+    ProviderToken(VerifiedToken),
 }
 
 /// Finds the key for a token.
@@ -97,8 +110,27 @@ fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<C
     touch(state, &key, now);
     Ok(Caller {
         user_id: key.user_id,
-        key,
+        credential: Credential::ApiKey(key),
     })
+}
+
+/// Authenticates a bearer JWT. Which verifier applies depends on who issued
+/// it (its unverified `iss`): an issuer some organization registered as an
+/// identity provider is verified against that provider's keys and maps to
+/// a user of that organization. The caller acts with that user's full power.
+async fn bearer_jwt(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let model = state.engine.snapshot();
+    match state.identity_providers.verify(&model, token).await {
+        Ok(v) => Ok(Caller {
+            user_id: v.user_id,
+            credential: Credential::ProviderToken(v),
+        }),
+        Err(e) => {
+            // INVARIANT: the rejection's message names claims, never the token.
+            tracing::info!(reason = %e, issuer = e.issuer(), "bearer token refused");
+            Err(ApiError::Unauthorized(e.to_string()))
+        }
+    }
 }
 
 /// Records `last_used_at` at most once a minute per key, off the request path.
@@ -160,8 +192,14 @@ impl Credentials {
 }
 
 /// Reads the credential a request presents where `at` says and resolves it
-/// to its caller; a missing one is a `401` naming what is missing.
-pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result<Caller, ApiError> {
+/// to its caller; a missing one is a `401` naming what is missing. A
+/// `Bearer` token shaped like a JWT that is no key's secret is verified as
+/// a JWT; every other token is an API key's secret.
+pub async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    at: Credentials,
+) -> Result<Caller, ApiError> {
     match at {
         Credentials::Authorization {
             scheme,
@@ -170,6 +208,16 @@ pub fn resolve(state: &AppState, headers: &HeaderMap, at: Credentials) -> Result
             let token = scheme_token(headers, scheme).ok_or_else(|| {
                 ApiError::Unauthorized(format!("missing `Authorization: {scheme} <{what}>`"))
             })?;
+            if scheme.eq_ignore_ascii_case("Bearer")
+                && idp::looks_like_jwt(token)
+                && state
+                    .engine
+                    .snapshot()
+                    .api_key_by_hash(&hash_secret(token))
+                    .is_none()
+            {
+                return bearer_jwt(state, token).await;
+            }
             authenticate(state, None, token)
         }
         Credentials::KeyPair { key_id, secret } => {

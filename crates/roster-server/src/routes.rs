@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod check;
 pub mod grants;
+pub mod identity_providers;
 pub mod members;
 pub mod ops;
 pub mod organizations;
@@ -26,7 +27,7 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The native surface: `Authorization: Bearer <api key>`, JSON bodies
+/// The native surface: `Authorization: Bearer <api key or JWT>`, JSON bodies
 /// (`text/json` too), errors as `application/problem+json`.
 #[derive(Debug, Clone, Copy)]
 pub struct Native;
@@ -34,7 +35,7 @@ pub struct Native;
 impl Surface for Native {
     const CREDENTIALS: Credentials = Credentials::Authorization {
         scheme: "Bearer",
-        token: "api key",
+        token: "api key or JWT",
     };
     const ALSO_ACCEPTS: &'static [&'static str] = &["text/json"];
 
@@ -73,6 +74,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(check::lookup_users))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(
+            identity_providers::create,
+            identity_providers::list
+        ))
+        .routes(routes!(
+            identity_providers::get,
+            identity_providers::update,
+            identity_providers::delete
+        ))
         .routes(routes!(audit::list))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

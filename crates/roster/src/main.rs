@@ -33,6 +33,11 @@ enum Command {
         /// Also load the demo data set that makes every seed's example request work.
         #[arg(long)]
         demo: bool,
+        /// Let addresses tenants register (identity providers' `jwks_uri`)
+        /// be `http` and private, loopback or link-local. Development and
+        /// tests only: it opens Roster to server-side request forgery.
+        #[arg(long, env = "ROSTER_ALLOW_PRIVATE_TARGETS")]
+        allow_private_targets: bool,
     },
     /// Bootstrap an organization and its owner without serving.
     Init {
@@ -179,9 +184,17 @@ async fn main() -> anyhow::Result<()> {
             database,
             listen,
             demo,
+            allow_private_targets,
         } => {
             let store = open(&database).await?;
-            let state = AppState::start(store, Config::default())
+            if allow_private_targets {
+                tracing::warn!("--allow-private-targets: tenants' URLs may reach private and loopback addresses over http");
+            }
+            let config = Config {
+                allow_private_targets,
+                ..Config::default()
+            };
+            let state = AppState::start(store, config)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if bootstrap::is_empty(&state) {

@@ -90,12 +90,13 @@ fn audit(
     }
 }
 
-/// Registers an identity provider (`organizations:write` over its organization).
-pub fn create_identity_provider(
-    d: &mut Draft<'_>,
-    new: NewIdentityProvider,
-) -> Result<Arc<IdentityProvider>, DomainError> {
-    let org = new.organization_id;
+/// Whether the actor may register identity providers for `org`: the
+/// create's own `404`/`403`. The server asks it before doing outbound work
+/// (resolving a `jwks_uri`) on a request's behalf.
+pub fn may_manage_identity_providers(
+    d: &Draft<'_>,
+    org: OrganizationId,
+) -> Result<(), DomainError> {
     if d.model().organization(org).is_none() {
         return Err(DomainError::not_found("organization", org));
     }
@@ -103,7 +104,28 @@ pub fn create_identity_provider(
         perms::organizations_write(),
         &Scope::Organization(org),
         ("organization", org.to_string()),
-    )?;
+    )
+}
+
+/// The provider `id` if the actor may change it: the update's own
+/// `404`/`403`, asked before outbound work like
+/// [`may_manage_identity_providers`].
+pub fn managed_identity_provider(
+    d: &Draft<'_>,
+    id: IdentityProviderId,
+) -> Result<Arc<IdentityProvider>, DomainError> {
+    let p = find(d, id)?;
+    require_manage(d, &p)?;
+    Ok(p)
+}
+
+/// Registers an identity provider (`organizations:write` over its organization).
+pub fn create_identity_provider(
+    d: &mut Draft<'_>,
+    new: NewIdentityProvider,
+) -> Result<Arc<IdentityProvider>, DomainError> {
+    let org = new.organization_id;
+    may_manage_identity_providers(d, org)?;
     if name_taken(d, org, &new.name, None) {
         return Err(DomainError::conflict(
             "name",
@@ -204,8 +226,7 @@ pub fn update_identity_provider(
     patch: IdentityProviderPatch,
     pre: Precondition,
 ) -> Result<Arc<IdentityProvider>, DomainError> {
-    let before = find(d, id)?;
-    require_manage(d, &before)?;
+    let before = managed_identity_provider(d, id)?;
     pre.check(before.revision)?;
     let mut after = (*before).clone();
     if let Some(n) = patch.name {
