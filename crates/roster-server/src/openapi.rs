@@ -26,7 +26,15 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("API key or JWT")
+                    .description(Some(
+                        "An API key's secret, or a JWT of one of the organization's identity providers.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -42,6 +42,8 @@ async fn openapi_document_is_served_and_snapshotted() {
             "/v1/api-keys",
             "/v1/api-keys/{id}",
             "/v1/audit-events",
+            "/v1/organizations/{id}/identity-providers",
+            "/v1/identity-providers/{id}",
             "/healthz",
             "/readyz",
         ] {

@@ -274,8 +274,12 @@ async fn every_rule_refuses_a_token_that_breaks_it() {
         // The token of a disabled user is refused (another admin keeps the
         // organization manageable).
         let other = app.user(&f.org, "other.admin@a.example").await;
-        app.grant(&other, "admin", json!({"type": "organization", "id": f.org}))
-            .await;
+        app.grant(
+            &other,
+            "admin",
+            json!({"type": "organization", "id": f.org}),
+        )
+        .await;
         let r = app
             .patch(
                 &format!("/v1/users/{}", f.user),
