@@ -32,10 +32,6 @@ use std::sync::Arc;
 /// per revision; applying them in order reproduces the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "changes are built once and moved into a commit; boxing the large ones would add an allocation to each"
-)]
 pub enum Change {
     /// Create or replace an organization.
     PutOrganization(Organization),

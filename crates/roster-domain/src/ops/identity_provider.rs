@@ -85,8 +85,8 @@ fn audit(
         target_id: p.id.to_string(),
         organization_id: Some(p.organization_id),
         account_id: None,
-        before: before.and_then(|b| snapshot(b)),
-        after: after.and_then(|a| snapshot(a)),
+        before: before.and_then(snapshot),
+        after: after.and_then(snapshot),
     }
 }
 
