@@ -410,6 +410,39 @@ impl ApiKey {
     }
 }
 
+/// An organization's identity provider (SPEC §3.3): tokens its issuer
+/// signs with one of its keys act as a user of its organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityProvider {
+    /// Id.
+    pub id: IdentityProviderId,
+    /// The organization whose users its tokens act as.
+    pub organization_id: OrganizationId,
+    /// Unique within the organization; the `external_ids` key `sub` maps through.
+    pub name: ProviderName,
+    /// The `iss` its tokens carry.
+    pub issuer: crate::Issuer,
+    /// The `aud` its tokens must contain.
+    pub audience: crate::Audience,
+    /// Where its public keys come from (`jwks_uri` or `jwks`).
+    #[serde(flatten)]
+    pub keys: crate::KeySource,
+    /// The algorithms its tokens may use.
+    pub algorithms: crate::Algorithms,
+    /// Which claim names the user.
+    pub user_claim: crate::UserClaim,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Who created it.
+    pub created_by: Option<UserId>,
+    /// Last change time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Global revision of the last change.
+    pub revision: Revision,
+}
+
 /// One entry of the audit trail, written in the same transaction as its change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -85,6 +85,10 @@ uuid_id!(
     /// Identifies an API key record (not the public `key_id`).
     ApiKeyId
 );
+uuid_id!(
+    /// Identifies an organization's identity provider.
+    IdentityProviderId
+);
 
 uuid_id!(
     /// Identifies one of Roster's token signing keys: the `kid` of the

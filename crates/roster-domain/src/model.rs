@@ -32,10 +32,6 @@ use std::sync::Arc;
 /// per revision; applying them in order reproduces the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "changes are built once and moved into a commit; boxing the large ones would add an allocation to each"
-)]
 pub enum Change {
     /// Create or replace an organization.
     PutOrganization(Organization),
@@ -69,6 +65,10 @@ pub enum Change {
     PutSigningKey(SigningKey),
     /// Remove a signing key that stopped verifying long ago.
     DeleteSigningKey(SigningKeyId),
+    /// Create or replace an identity provider.
+    PutIdentityProvider(IdentityProvider),
+    /// Remove an identity provider.
+    DeleteIdentityProvider(IdentityProviderId),
 }
 
 /// Which grant: its holder and its id. A grant lives with its holder (in
@@ -136,6 +136,14 @@ pub struct Model {
     api_key_by_hash: HashMap<String, ApiKeyId>,
     /// Roster's token signing keys, oldest first (ids are time-ordered).
     signing_keys: OrdMap<SigningKeyId, Arc<SigningKey>>,
+    identity_providers: OrdMap<IdentityProviderId, Arc<IdentityProvider>>,
+    providers_by_org: HashMap<OrganizationId, OrdSet<IdentityProviderId>>,
+    /// Providers by issuer. Several organizations may register one issuer
+    /// (each with its own audience and users): no uniqueness here.
+    providers_by_issuer: HashMap<String, OrdSet<IdentityProviderId>>,
+    /// Live users by home organization and `external_ids` entry (key,
+    /// value): where a provider's `sub` finds its user.
+    users_by_external_id: HashMap<(OrganizationId, String, String), OrdSet<UserId>>,
 }
 
 /// Inserts into a set stored in a map, creating it.
@@ -238,6 +246,10 @@ impl Model {
                     if self.user_by_email.get(&old_key) == Some(&u.id) {
                         self.user_by_email.remove(&old_key);
                     }
+                    for (k, v) in &old.external_ids {
+                        let key = (old.organization_id, k.clone(), v.clone());
+                        set_remove(&mut self.users_by_external_id, &key, &u.id);
+                    }
                     if old.organization_id != u.organization_id {
                         set_remove(&mut self.users_by_org, &old.organization_id, &u.id);
                     }
@@ -245,6 +257,10 @@ impl Model {
                 if u.deleted_at.is_none() {
                     self.user_by_email
                         .insert((u.organization_id, u.email.key()), u.id);
+                    for (k, v) in &u.external_ids {
+                        let key = (u.organization_id, k.clone(), v.clone());
+                        set_insert(&mut self.users_by_external_id, key, u.id);
+                    }
                 }
                 set_insert(&mut self.users_by_org, u.organization_id, u.id);
                 self.users.insert(u.id, Arc::new(u.clone()));
@@ -366,6 +382,29 @@ impl Model {
             Change::DeleteSigningKey(id) => {
                 self.signing_keys.remove(id);
             }
+            Change::PutIdentityProvider(p) => {
+                self.remove_identity_provider(p.id);
+                set_insert(&mut self.providers_by_org, p.organization_id, p.id);
+                set_insert(
+                    &mut self.providers_by_issuer,
+                    p.issuer.as_str().to_owned(),
+                    p.id,
+                );
+                self.identity_providers.insert(p.id, Arc::new(p.clone()));
+            }
+            Change::DeleteIdentityProvider(id) => self.remove_identity_provider(*id),
+        }
+    }
+
+    /// Drops an identity provider and its index entries.
+    fn remove_identity_provider(&mut self, id: IdentityProviderId) {
+        if let Some(old) = self.identity_providers.remove(&id) {
+            set_remove(&mut self.providers_by_org, &old.organization_id, &id);
+            set_remove(
+                &mut self.providers_by_issuer,
+                &old.issuer.as_str().to_owned(),
+                &id,
+            );
         }
     }
 
@@ -851,6 +890,49 @@ impl Model {
     /// retired nor revoked.
     pub fn current_signing_key(&self) -> Option<&Arc<SigningKey>> {
         self.signing_keys.values().rev().find(|k| k.signs())
+    }
+    /// An identity provider.
+    pub fn identity_provider(&self, id: IdentityProviderId) -> Option<&Arc<IdentityProvider>> {
+        self.identity_providers.get(&id)
+    }
+    /// The identity providers of an organization, in id order.
+    pub fn identity_providers_of(
+        &self,
+        org: OrganizationId,
+    ) -> impl Iterator<Item = &Arc<IdentityProvider>> {
+        self.providers_by_org
+            .get(&org)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .filter_map(|id| self.identity_providers.get(id))
+    }
+    /// The identity providers whose issuer is exactly `issuer`, of every
+    /// organization, in id order.
+    pub fn identity_providers_by_issuer(
+        &self,
+        issuer: &str,
+    ) -> impl Iterator<Item = &Arc<IdentityProvider>> {
+        self.providers_by_issuer
+            .get(issuer)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .filter_map(|id| self.identity_providers.get(id))
+    }
+    /// All identity providers, in id order.
+    pub fn identity_providers(&self) -> impl Iterator<Item = &Arc<IdentityProvider>> {
+        self.identity_providers.values()
+    }
+    /// The live users of `org` whose `external_ids[key]` is `value`, in id order.
+    pub fn users_by_external_id(
+        &self,
+        org: OrganizationId,
+        key: &str,
+        value: &str,
+    ) -> impl Iterator<Item = UserId> + '_ {
+        self.users_by_external_id
+            .get(&(org, key.to_owned(), value.to_owned()))
+            .into_iter()
+            .flat_map(|s| s.iter().copied())
     }
 
     // ----- decisions ------------------------------------------------------

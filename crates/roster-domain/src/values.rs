@@ -174,6 +174,12 @@ bounded_text!(
     /// A free-text description: 0..1000 characters.
     Description, 0, 1000, "description"
 );
+bounded_text!(
+    /// An identity provider's name: 1..100 characters, unique within its
+    /// organization. It is also the key of the users' `external_ids` entry
+    /// that a token's `sub` is matched against.
+    ProviderName, 1, 100, "name"
+);
 
 fn is_slug_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'

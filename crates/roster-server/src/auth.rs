@@ -16,11 +16,15 @@
 //!
 //! A bearer JWT whose `iss` is Roster's own issuer is a token Roster issued
 //! (`POST /v1/oauth/token`): [`crate::tokens::verify`] checks it, and it
-//! acts as the user of the API key it was issued to.
+//! acts as the user of the API key it was issued to. Any other bearer token
+//! shaped like a JWT (and not a key's secret) is an organization's identity
+//! provider's ([`crate::idp`]): it acts as the user of that organization it
+//! maps to, with that user's full power.
 
 pub mod throttle;
 
 use crate::error::ApiError;
+use crate::idp::{self, TokenRejection};
 use crate::state::{AppState, AuthFailed};
 use crate::tokens::{self, TokenRefused, VerifiedToken};
 use axum::extract::ConnectInfo;
@@ -87,6 +91,8 @@ pub enum Via {
         /// The key that signed it.
         kid: SigningKeyId,
     },
+    /// A JWT of one of its organization's identity providers.
+    ProviderToken(idp::VerifiedToken),
 }
 
 /// Why a presented credential was refused. Never holds the secret: what it
@@ -107,6 +113,8 @@ pub enum Failure {
     UserInactive,
     /// A bearer JWT naming Roster as its issuer was refused.
     Token(TokenRefused),
+    /// An identity provider's JWT was refused.
+    Provider(TokenRejection),
 }
 
 impl Failure {
@@ -120,14 +128,18 @@ impl Failure {
             Self::Expired => "expired",
             Self::UserInactive => "user_inactive",
             Self::Token(t) => t.code(),
+            Self::Provider(_) => "provider_token_refused",
         }
     }
 
     /// The `401` a client sees. Unknown key and wrong secret read the same,
     /// so that a key id's existence is not revealed by the message.
     fn into_error(self) -> ApiError {
-        if let Self::Token(t) = self {
-            return ApiError::Unauthorized(t.to_string());
+        match &self {
+            Self::Token(t) => return ApiError::Unauthorized(t.to_string()),
+            // INVARIANT: the rejection's message names claims, never the token.
+            Self::Provider(e) => return ApiError::Unauthorized(e.to_string()),
+            _ => {}
         }
         ApiError::Unauthorized(
             match self {
@@ -137,7 +149,7 @@ impl Failure {
                 Self::Revoked => "the API key is revoked",
                 Self::Expired => "the API key has expired",
                 Self::UserInactive => "the key's user is not active",
-                Self::Token(_) => "the token is refused",
+                Self::Token(_) | Self::Provider(_) => "the token is refused",
             }
             .into(),
         )
@@ -231,50 +243,89 @@ fn authenticate(state: &AppState, key_id: Option<&str>, token: &str) -> Result<C
     })
 }
 
-/// Runs `attempt` unless the key id it names or the client address is
-/// locked out (`429`, whatever the credential); counts, logs and audits
-/// its failure.
-fn throttled(
+/// `429` while the key id an attempt names (of a key that exists) or the
+/// client address is locked out, whatever the credential: a right guess
+/// during a lock-out learns nothing.
+pub(crate) fn locked_out(
     state: &AppState,
     key_id: Option<&str>,
     address: Option<IpAddr>,
-    attempt: impl FnOnce() -> Result<Caller, Refusal>,
-) -> Result<Caller, ApiError> {
-    let now = Instant::now();
-    // Only the key ids of keys that exist are counted: a guesser cycling
-    // through made-up ids is held back by its address instead, and the
-    // counter cannot be filled with ids nobody owns.
-    if let Some(wait) = state.throttle.locked(key_id, address, now) {
-        return Err(ApiError::TooManyRequests {
+) -> Result<(), ApiError> {
+    match state.throttle.locked(key_id, address, Instant::now()) {
+        Some(wait) => Err(ApiError::TooManyRequests {
             retry_after: wait.as_secs().saturating_add(1),
-        });
+        }),
+        None => Ok(()),
     }
-    attempt().map_err(|r| {
-        let known = r.key.as_ref().map(|k| k.key_id.as_str());
-        state.throttle.fail(known, address, now);
-        let org = r.key.as_ref().and_then(|k| {
-            state
-                .engine
-                .snapshot()
-                .user(k.user_id)
-                .map(|u| u.organization_id)
-        });
-        tracing::info!(
-            reason = r.failure.code(),
-            key_id = known.or(key_id).unwrap_or(""),
-            client = %address.map(|a| a.to_string()).unwrap_or_default(),
-            "authentication failed"
-        );
-        let issuer = matches!(r.failure, Failure::Token(_)).then(|| state.config.issuer.clone());
-        state.auth_failed(AuthFailed {
-            reason: r.failure.code(),
-            key_id: known.or(key_id).map(roster_domain::truncate),
-            issuer,
-            organization_id: org,
-            client_address: address,
-        });
-        r.failure.into_error()
-    })
+}
+
+/// Counts, logs and audits a refused attempt, and says what the client
+/// sees. Only the key ids of keys that exist are counted: a guesser cycling
+/// through made-up ids is held back by its address instead, and the counter
+/// cannot be filled with ids nobody owns.
+fn refused(
+    state: &AppState,
+    key_id: Option<&str>,
+    address: Option<IpAddr>,
+    r: Refusal,
+) -> ApiError {
+    let known = r.key.as_ref().map(|k| k.key_id.as_str());
+    state.throttle.fail(known, address, Instant::now());
+    let org = r.key.as_ref().and_then(|k| {
+        state
+            .engine
+            .snapshot()
+            .user(k.user_id)
+            .map(|u| u.organization_id)
+    });
+    let issuer = match &r.failure {
+        Failure::Token(_) => Some(state.config.issuer.clone()),
+        Failure::Provider(e) => e.issuer().map(roster_domain::truncate),
+        _ => None,
+    };
+    tracing::info!(
+        reason = r.failure.code(),
+        key_id = known.or(key_id).unwrap_or(""),
+        issuer = issuer.as_deref().unwrap_or(""),
+        client = %address.map(|a| a.to_string()).unwrap_or_default(),
+        "authentication failed"
+    );
+    state.auth_failed(AuthFailed {
+        reason: r.failure.code(),
+        key_id: known.or(key_id).map(roster_domain::truncate),
+        issuer,
+        organization_id: org,
+        client_address: address,
+    });
+    r.failure.into_error()
+}
+
+/// Authenticates an API key by its key id and secret, as a client of the
+/// token endpoint does: locked-out ids and addresses are `429`, failures are
+/// counted and audited like every credential's.
+pub(crate) fn authenticate_key(
+    state: &AppState,
+    address: Option<IpAddr>,
+    key_id: &str,
+    secret: &str,
+) -> Result<Arc<ApiKey>, ApiError> {
+    locked_out(state, Some(key_id), address)?;
+    match authenticate(state, Some(key_id), secret) {
+        Ok(Caller {
+            via: Via::ApiKey(key),
+            ..
+        }) => Ok(key),
+        Ok(_) => Err(ApiError::Unauthorized("invalid or unknown API key".into())),
+        Err(r) => Err(refused(state, Some(key_id), address, r)),
+    }
+}
+
+/// The client address of a request (the TCP peer's; see [`throttle`]).
+pub(crate) fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// The caller a verified Roster-issued token stands for: its API key's
@@ -361,13 +412,13 @@ impl Credentials {
 /// Reads the credential a request presents where `at` says and resolves it
 /// to its caller; a missing one is a `401` naming what is missing, a wrong
 /// one a `401` that is counted against its key id and client address
-/// ([`throttle`]), and one from a locked-out key id or address a `429`.
-pub fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Caller, ApiError> {
+/// ([`throttle`]), and one from a locked-out key id or address a `429`. A
+/// `Bearer` JWT is Roster's own token when its `iss` says so, else an
+/// identity provider's (unless it is some key's secret); every other token
+/// is an API key's secret.
+pub async fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Caller, ApiError> {
     let headers = &parts.headers;
-    let address = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let address = client_address(parts);
     match at {
         Credentials::Authorization {
             scheme,
@@ -382,16 +433,27 @@ pub fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Calle
                 // A token Roster issued; another issuer's token, or an API
                 // key, goes on below.
                 if let Some(verdict) = tokens::verify(state, &model, token, now) {
-                    return throttled(state, None, address, || {
-                        verdict
-                            .map(|v| token_caller(state, v, now))
-                            .map_err(|e| Failure::Token(e).into())
-                    });
+                    locked_out(state, None, address)?;
+                    return verdict
+                        .map(|v| token_caller(state, v, now))
+                        .map_err(|e| refused(state, None, address, Failure::Token(e).into()));
+                }
+                if idp::looks_like_jwt(token)
+                    && model.api_key_by_hash(&hash_secret(token)).is_none()
+                {
+                    locked_out(state, None, address)?;
+                    return match state.identity_providers.verify(&model, token).await {
+                        Ok(v) => Ok(Caller {
+                            actor: Actor::user(v.user_id),
+                            via: Via::ProviderToken(v),
+                        }),
+                        Err(e) => Err(refused(state, None, address, Failure::Provider(e).into())),
+                    };
                 }
             }
-            throttled(state, named_key_id(None, token), address, || {
-                authenticate(state, None, token)
-            })
+            let kid = named_key_id(None, token);
+            locked_out(state, kid, address)?;
+            authenticate(state, None, token).map_err(|r| refused(state, kid, address, r))
         }
         Credentials::KeyPair { key_id, secret } => {
             let get = |name: &str| {
@@ -405,9 +467,8 @@ pub fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Calle
                 |name: &str| ApiError::Unauthorized(format!("the `{name}` header is required"));
             let kid = get(key_id).ok_or_else(|| missing(key_id))?;
             let token = get(secret).ok_or_else(|| missing(secret))?;
-            throttled(state, Some(kid), address, || {
-                authenticate(state, Some(kid), token)
-            })
+            locked_out(state, Some(kid), address)?;
+            authenticate(state, Some(kid), token).map_err(|r| refused(state, Some(kid), address, r))
         }
     }
 }

@@ -29,8 +29,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("API key or JWT")
                     .description(Some(
-                        "An API key's secret, or a token from `POST /v1/oauth/token`.",
+                        "An API key's secret, a token from `POST /v1/oauth/token`, or a JWT of one of the organization's identity providers.",
                     ))
                     .build(),
             ),

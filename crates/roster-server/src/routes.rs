@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod check;
 pub mod grants;
+pub mod identity_providers;
 pub mod members;
 pub mod oauth;
 pub mod ops;
@@ -28,7 +29,7 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The native surface: `Authorization: Bearer <api key or Roster JWT>`, JSON bodies
+/// The native surface: `Authorization: Bearer <api key or JWT>` (Roster's or an identity provider's), JSON bodies
 /// (`text/json` too), errors as `application/problem+json`.
 #[derive(Debug, Clone, Copy)]
 pub struct Native;
@@ -36,7 +37,7 @@ pub struct Native;
 impl Surface for Native {
     const CREDENTIALS: Credentials = Credentials::Authorization {
         scheme: "Bearer",
-        token: "api key",
+        token: "api key or JWT",
     };
     const ALSO_ACCEPTS: &'static [&'static str] = &["text/json"];
 
@@ -75,6 +76,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(check::lookup_users))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(
+            identity_providers::create,
+            identity_providers::list
+        ))
+        .routes(routes!(
+            identity_providers::get,
+            identity_providers::update,
+            identity_providers::delete
+        ))
         .routes(routes!(audit::list))
         .routes(routes!(oauth::issue))
         .routes(routes!(well_known::jwks))

@@ -2,6 +2,9 @@
 
 use crate::auth::throttle::Throttle;
 use crate::error::ApiError;
+use crate::idp::jwks::JwksCache;
+use crate::idp::IdentityProviders;
+use crate::outbound::Outbound;
 use crate::request::RequestInfo;
 use crate::writer::Writer;
 use roster_authz::Engine;
@@ -34,6 +37,14 @@ pub struct Config {
     /// Lifetime of the tokens `POST /v1/oauth/token` issues (at most
     /// [`roster_domain::ops::MAX_TOKEN_LIFETIME`]).
     pub token_lifetime: Duration,
+    /// Whether addresses a tenant registers (identity providers' JWKS, later
+    /// webhooks) may be `http` and private, loopback or link-local
+    /// (`--allow-private-targets`: development and tests only; see
+    /// [`crate::outbound`]).
+    pub allow_private_targets: bool,
+    /// At most one JWKS fetch per identity provider per this interval
+    /// (a token naming an unknown key, an expired cache, a failed fetch).
+    pub jwks_refresh_interval: Duration,
 }
 
 impl Default for Config {
@@ -44,6 +55,8 @@ impl Default for Config {
             body_read_timeout: crate::surface::body::BODY_READ_TIMEOUT,
             issuer: DEFAULT_ISSUER.to_owned(),
             token_lifetime: crate::tokens::DEFAULT_LIFETIME,
+            allow_private_targets: false,
+            jwks_refresh_interval: Duration::from_secs(30),
         }
     }
 }
@@ -61,6 +74,10 @@ pub struct AppState {
     pub revisions: watch::Receiver<Revision>,
     /// Tunables.
     pub config: Arc<Config>,
+    /// Outbound HTTP to addresses tenants registered, behind the SSRF guard.
+    pub outbound: Outbound,
+    /// Identity providers' token verification and their cached keys.
+    pub identity_providers: Arc<IdentityProviders>,
     /// API keys whose `last_used_at` was recorded recently (throttle).
     pub key_touches: Arc<
         std::sync::Mutex<std::collections::HashMap<roster_domain::ApiKeyId, time::OffsetDateTime>>,
@@ -114,25 +131,37 @@ impl AppState {
     /// Loads the model from the store and starts the writer.
     pub async fn start(store: Arc<dyn Store>, config: Config) -> Result<Self, ApiError> {
         let model = store.load_model().await?;
-        Ok(Self::from_model(store, model, config))
+        Self::from_model(store, model, config)
     }
 
     /// Starts on an already loaded model.
-    pub fn from_model(store: Arc<dyn Store>, model: Model, config: Config) -> Self {
+    pub fn from_model(
+        store: Arc<dyn Store>,
+        model: Model,
+        config: Config,
+    ) -> Result<Self, ApiError> {
+        let outbound = Outbound::new(config.allow_private_targets)
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let identity_providers = Arc::new(IdentityProviders::new(JwksCache::new(
+            outbound.clone(),
+            config.jwks_refresh_interval,
+        )));
         let engine = Arc::new(Engine::new(model.clone()));
         let (tx, rx) = watch::channel(model.revision());
         let writer = Writer::start(store.clone(), engine.clone(), model, tx);
-        Self {
+        Ok(Self {
             store: store.clone(),
             engine,
             writer,
             revisions: rx,
             config: Arc::new(config),
+            outbound,
+            identity_providers,
             key_touches: Default::default(),
             tokens: Default::default(),
             throttle: Default::default(),
             auth_failures: spawn_auth_failure_writer(store),
-        }
+        })
     }
 
     /// Records a failed authentication in the audit trail (asynchronously;

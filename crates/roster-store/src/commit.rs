@@ -13,6 +13,7 @@ use crate::error::StoreError;
 use crate::table::accounts::Accounts;
 use crate::table::api_keys::ApiKeys;
 use crate::table::grants::Grants;
+use crate::table::identity_providers::IdentityProviders;
 use crate::table::memberships::Memberships;
 use crate::table::organizations::Organizations;
 use crate::table::permissions::Permissions;
@@ -180,6 +181,8 @@ fn key(c: &Change) -> Key<'_> {
         Change::PutApiKey(k) => Key::Id(k.id.0),
         Change::PutSigningKey(k) => Key::Id(k.id.0),
         Change::DeleteSigningKey(id) => Key::Id(id.0),
+        Change::PutIdentityProvider(p) => Key::Id(p.id.0),
+        Change::DeleteIdentityProvider(id) => Key::Id(id.0),
     }
 }
 
@@ -263,6 +266,12 @@ fn statement<'a, B: Backend>(run: &[&'a Change]) -> Result<QueryBuilder<'a, B>, 
         Change::PutSigningKey(_) => upsert::<B, SigningKeys>(&collect!(run, Change::PutSigningKey)),
         Change::DeleteSigningKey(_) => {
             delete_by_id::<B, SigningKeys>(&ids!(run, Change::DeleteSigningKey))
+        }
+        Change::PutIdentityProvider(_) => {
+            upsert::<B, IdentityProviders>(&collect!(run, Change::PutIdentityProvider))
+        }
+        Change::DeleteIdentityProvider(_) => {
+            delete_by_id::<B, IdentityProviders>(&ids!(run, Change::DeleteIdentityProvider))
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::error::StoreError;
 use crate::table::accounts::Accounts;
 use crate::table::api_keys::ApiKeys;
 use crate::table::grants::Grants;
+use crate::table::identity_providers::IdentityProviders;
 use crate::table::memberships::Memberships;
 use crate::table::organizations::Organizations;
 use crate::table::permissions::Permissions;
@@ -45,7 +46,7 @@ fn entities<T: Table<Read = Change>, R: Cols>() -> Entities<R> {
 
 /// Every entity table, in an order that keeps references resolvable (the
 /// model does not require it, but it reads naturally).
-pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 9] {
+pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 10] {
     [
         entities::<Organizations, R>(),
         entities::<Accounts, R>(),
@@ -56,6 +57,7 @@ pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 9] {
         entities::<Grants, R>(),
         entities::<ApiKeys, R>(),
         entities::<SigningKeys, R>(),
+        entities::<IdentityProviders, R>(),
     ]
 }
 

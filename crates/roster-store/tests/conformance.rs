@@ -193,6 +193,39 @@ fn signing_key(algorithm: SigningAlgorithm, rev: Revision) -> SigningKey {
     }
 }
 
+fn identity_provider(
+    org: OrganizationId,
+    name: &str,
+    keys: KeySource,
+    rev: Revision,
+) -> IdentityProvider {
+    IdentityProvider {
+        id: IdentityProviderId::new(),
+        organization_id: org,
+        name: ProviderName::parse(name).unwrap(),
+        issuer: Issuer::parse("https://idp.example/realms/acme").unwrap(),
+        audience: Audience::parse("roster").unwrap(),
+        keys,
+        algorithms: Algorithms::parse_field("algorithms", &["ES256".into(), "EdDSA".into()])
+            .unwrap(),
+        user_claim: UserClaim::Email,
+        created_at: now(),
+        created_by: None,
+        updated_at: now(),
+        revision: rev,
+    }
+}
+
+fn inline_jwks() -> KeySource {
+    KeySource::Jwks(
+        Jwks::parse_field(
+            "jwks",
+            &serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "é-1"}]}),
+        )
+        .unwrap(),
+    )
+}
+
 fn event(rev: Revision, action: &str, target: &str, org: Option<OrganizationId>) -> AuditEvent {
     AuditEvent {
         seq: 0,
@@ -297,6 +330,16 @@ fn assert_same(backend: &str, got: &Model, want: &Model) {
     assert_eq!(keys(got), keys(want), "{backend}: api keys");
     let signing = |m: &Model| m.signing_keys().map(|x| (**x).clone()).collect::<Vec<_>>();
     assert_eq!(signing(got), signing(want), "{backend}: signing keys");
+    let providers = |m: &Model| {
+        m.identity_providers()
+            .map(|x| (**x).clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        providers(got),
+        providers(want),
+        "{backend}: identity providers"
+    );
     for u in want.users_after(None) {
         assert_eq!(
             got.user_by_email(u.organization_id, &u.email.key()),
@@ -363,6 +406,13 @@ async fn every_change_round_trips() {
         let k = api_key(admin.id, 1);
         let sk = signing_key(SigningAlgorithm::EdDSA, 1);
         let sk_gone = signing_key(SigningAlgorithm::ES256, 1);
+        let idp = identity_provider(
+            o.id,
+            "Okta",
+            KeySource::JwksUri(JwksUri::parse("https://idp.example/jwks").unwrap()),
+            1,
+        );
+        let idp2 = identity_provider(o2.id, "Okta", inline_jwks(), 1);
         let c1 = commit(
             1,
             vec![
@@ -385,6 +435,8 @@ async fn every_change_round_trips() {
                 Change::PutApiKey(k.clone()),
                 Change::PutSigningKey(sk.clone()),
                 Change::PutSigningKey(sk_gone.clone()),
+                Change::PutIdentityProvider(idp.clone()),
+                Change::PutIdentityProvider(idp2.clone()),
             ],
         );
         let events = store.commit(0, std::slice::from_ref(&c1)).await.unwrap();
@@ -448,6 +500,13 @@ async fn every_change_round_trips() {
                 Change::PutApiKey(k_revoked.clone()),
                 Change::PutSigningKey(sk_retired.clone()),
                 Change::DeleteSigningKey(sk_gone.id),
+                Change::PutIdentityProvider(IdentityProvider {
+                    keys: inline_jwks(),
+                    user_claim: UserClaim::Sub,
+                    revision: 2,
+                    ..idp.clone()
+                }),
+                Change::DeleteIdentityProvider(idp2.id),
                 Change::DeleteMembership(m2.id),
                 Change::DeleteAccount(a2.id),
                 Change::DeleteRole(RoleKey {

@@ -34,6 +34,11 @@ enum Command {
         /// Also load the demo data set that makes every seed's example request work.
         #[arg(long)]
         demo: bool,
+        /// Let addresses tenants register (identity providers' `jwks_uri`)
+        /// be `http` and private, loopback or link-local. Development and
+        /// tests only: it opens Roster to server-side request forgery.
+        #[arg(long, env = "ROSTER_ALLOW_PRIVATE_TARGETS")]
+        allow_private_targets: bool,
         /// The URL clients reach Roster at: the issuer (`iss`) of the tokens
         /// it issues and the base of its discovery document. Default:
         /// `http://` and the listen address.
@@ -331,13 +336,18 @@ async fn main() -> anyhow::Result<()> {
             demo,
             public_url,
             token_lifetime,
+            allow_private_targets,
         } => {
             let config = Config {
                 issuer: issuer(public_url.as_deref(), &listen)?,
                 token_lifetime: std::time::Duration::from_secs(token_lifetime),
+                allow_private_targets,
                 ..Config::default()
             };
             let store = open(&database).await?;
+            if allow_private_targets {
+                tracing::warn!("--allow-private-targets: tenants' URLs may reach private and loopback addresses over http");
+            }
             let state = AppState::start(store, config)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,4 +1,6 @@
-//! Organizations: create (global `organizations:write`), update, delete (empty only).
+//! Organizations: create (global `organizations:write`), update, delete
+//! (without accounts or users; its identity providers, roles and custom
+//! permissions go with it).
 
 use crate::catalogue::perms;
 use crate::draft::{snapshot, AuditDraft, Draft};
@@ -219,7 +221,12 @@ pub fn delete_organization(
             "organization still has accounts or users; remove them first",
         ));
     }
-    // Custom roles and permissions belong to the organization and go with it.
+    // Its identity providers, custom roles and permissions belong to the
+    // organization and go with it.
+    let providers: Vec<_> = d.model().identity_providers_of(id).cloned().collect();
+    for p in providers {
+        crate::ops::identity_provider::remove(d, &p);
+    }
     let roles: Vec<_> = d
         .model()
         .roles_visible_in(id)

@@ -9,22 +9,19 @@
 use crate::error::{ApiError, Problem};
 use crate::keys;
 use crate::request::RequestInfo;
-use crate::state::{AppState, AuthFailed};
+use crate::state::AppState;
 use crate::tokens;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use roster_domain::ops::{self, secret_matches};
-use roster_domain::{ApiKey, DomainError, Model, SigningAlgorithm};
+use roster_domain::ops;
+use roster_domain::{DomainError, SigningAlgorithm};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Instant;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -197,10 +194,7 @@ pub async fn issue(State(s): State<AppState>, req: Request) -> Response {
 
 async fn token(s: &AppState, req: Request) -> Result<Response, OAuthError> {
     let (parts, body) = req.into_parts();
-    let address = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let address = crate::auth::client_address(&parts);
     let basic = basic_credentials(&parts.headers)?;
     if !is_form(&parts.headers) {
         return Err(OAuthError::InvalidRequest(format!(
@@ -250,23 +244,13 @@ async fn token(s: &AppState, req: Request) -> Result<Response, OAuthError> {
             challenge: true,
         }),
     };
-    let model = s.engine.snapshot();
-    let known = model
-        .api_key_by_key_id(&client_id)
-        .map(|k| k.key_id.as_str());
-    if let Some(wait) = s.throttle.locked(known, address, Instant::now()) {
-        return Err(OAuthError::Api(ApiError::TooManyRequests {
-            retry_after: wait.as_secs().saturating_add(1),
-        }));
-    }
-    let now = OffsetDateTime::now_utc();
     let key =
-        authenticate_client(s, &model, address, &client_id, &secret, now).map_err(|message| {
-            OAuthError::InvalidClient {
-                message: message.to_owned(),
-                challenge,
-            }
+        crate::auth::authenticate_key(s, address, &client_id, &secret).map_err(|e| match e {
+            ApiError::Unauthorized(message) => OAuthError::InvalidClient { message, challenge },
+            other => OAuthError::Api(other),
         })?;
+    let model = s.engine.snapshot();
+    let now = OffsetDateTime::now_utc();
     let scope = ops::token_scope(&model, &key, form.get("scope"))
         .map_err(|e| OAuthError::InvalidScope(scope_message(e)))?
         .map(|codes| codes.join(" "));
@@ -291,58 +275,6 @@ async fn token(s: &AppState, req: Request) -> Result<Response, OAuthError> {
     .into_response();
     no_store(&mut resp);
     Ok(resp)
-}
-
-/// The API key `client_id` if `secret` is its secret and it is usable;
-/// else what to tell the client. Like every credential, a client id or
-/// address that failed too often is locked out for a while (`429`), and a
-/// failure is counted, logged and audited (`auth.failed`), never with the
-/// secret.
-fn authenticate_client(
-    s: &AppState,
-    model: &Model,
-    address: Option<IpAddr>,
-    client_id: &str,
-    secret: &str,
-    now: OffsetDateTime,
-) -> Result<Arc<ApiKey>, &'static str> {
-    let key = model.api_key_by_key_id(client_id).cloned();
-    let clock = Instant::now();
-    let failure = match &key {
-        None => Some(("unknown_key", "unknown client or wrong secret")),
-        Some(k) if secret.len() > 512 || !secret_matches(secret, &k.secret_hash) => {
-            Some(("wrong_secret", "unknown client or wrong secret"))
-        }
-        Some(k) if k.revoked_at.is_some() => Some(("revoked", "the API key is revoked")),
-        Some(k) if k.expires_at.is_some_and(|e| e <= now) => {
-            Some(("expired", "the API key has expired"))
-        }
-        Some(k) if !model.user(k.user_id).is_some_and(|u| u.is_effective()) => {
-            Some(("user_inactive", "the key's user is not active"))
-        }
-        Some(_) => None,
-    };
-    match (failure, key) {
-        (None, Some(key)) => Ok(key),
-        (failure, key) => {
-            let (reason, message) = failure.unwrap_or(("unknown_key", "unknown client"));
-            // Only the ids of keys that exist are counted (a guesser of
-            // made-up ids is held back by its address).
-            let known = key.as_ref().map(|k| k.key_id.as_str());
-            s.throttle.fail(known, address, clock);
-            tracing::info!(reason, key_id = %roster_domain::truncate(client_id), "client authentication failed");
-            s.auth_failed(AuthFailed {
-                reason,
-                key_id: Some(roster_domain::truncate(client_id)),
-                issuer: None,
-                organization_id: key
-                    .as_ref()
-                    .and_then(|k| model.user(k.user_id).map(|u| u.organization_id)),
-                client_address: address,
-            });
-            Err(message)
-        }
-    }
 }
 
 fn scope_message(e: DomainError) -> String {

@@ -481,6 +481,76 @@ impl ApiKeyView {
     }
 }
 
+/// Schema of an identity provider's `user_claim`.
+pub fn user_claim() -> Object {
+    closed(&["sub", "email"], false, "`sub` (default) or `email`.")
+}
+/// Schema of an identity provider's `user_claim` in a request.
+pub fn new_user_claim() -> Object {
+    closed(&["sub", "email"], true, "`sub` (default) or `email`.")
+}
+/// Schema of an identity provider's `algorithms`.
+pub fn algorithms() -> utoipa::openapi::schema::Array {
+    let names: Vec<&str> = d::JwsAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(closed(&names, false, "An asymmetric JWS algorithm."))
+        .min_items(Some(1))
+        .build()
+}
+
+/// An organization's identity provider: tokens its `issuer` signs with one
+/// of its keys act as a user of its organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityProviderView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    /// Unique in the organization; the key of the users' `external_ids`
+    /// entry that `sub` is matched against.
+    pub name: String,
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// The `aud` its tokens must contain.
+    pub audience: String,
+    /// Where its keys are fetched from; `null` when they are inline.
+    pub jwks_uri: Option<String>,
+    /// Its keys, inline (a JWK Set); `null` when fetched from `jwks_uri`.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// The algorithms its tokens may use.
+    #[schema(schema_with = algorithms)]
+    pub algorithms: Vec<String>,
+    /// Which claim names the user: `sub` (through `external_ids[name]`) or
+    /// `email` (only when `email_verified`).
+    #[schema(schema_with = user_claim)]
+    pub user_claim: String,
+    pub revision: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&d::IdentityProvider> for IdentityProviderView {
+    fn from(p: &d::IdentityProvider) -> Self {
+        let (jwks_uri, jwks) = match &p.keys {
+            d::KeySource::JwksUri(u) => (Some(u.to_string()), None),
+            d::KeySource::Jwks(j) => (None, Some(j.as_json().clone())),
+        };
+        Self {
+            id: p.id.0,
+            organization_id: p.organization_id.0,
+            name: p.name.to_string(),
+            issuer: p.issuer.to_string(),
+            audience: p.audience.to_string(),
+            jwks_uri,
+            jwks,
+            algorithms: p.algorithms.iter().map(|a| a.as_str().to_owned()).collect(),
+            user_claim: p.user_claim.as_str().to_owned(),
+            revision: p.revision,
+            created_at: ts(p.created_at),
+            updated_at: ts(p.updated_at),
+        }
+    }
+}
+
 /// An audit event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventView {

@@ -9,7 +9,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, RawPathParams, Request};
 use axum::http::request::Parts;
-use roster_domain::{AccountId, ApiKeyId, GrantId, MembershipId, OrganizationId, UserId};
+use roster_domain::{
+    AccountId, ApiKeyId, GrantId, IdentityProviderId, MembershipId, OrganizationId, UserId,
+};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -37,7 +39,7 @@ impl<S: Surface> FromRequestParts<AppState> for Caller<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = auth::resolve(state, parts, S::CREDENTIALS)?;
+        let caller = auth::resolve(state, parts, S::CREDENTIALS).await?;
         Ok(Self(caller, PhantomData))
     }
 }
@@ -113,6 +115,7 @@ path_params!(
     AccountId,
     ApiKeyId,
     GrantId,
+    IdentityProviderId,
     MembershipId,
     OrganizationId,
     UserId,

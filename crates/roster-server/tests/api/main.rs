@@ -12,3 +12,4 @@ mod dialects;
 mod native;
 mod openapi;
 mod support;
+mod tokens;

@@ -45,6 +45,8 @@ async fn openapi_document_is_served_and_snapshotted() {
             "/v1/oauth/token",
             "/.well-known/jwks.json",
             "/.well-known/openid-configuration",
+            "/v1/organizations/{id}/identity-providers",
+            "/v1/identity-providers/{id}",
             "/healthz",
             "/readyz",
         ] {
