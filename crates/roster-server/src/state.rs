@@ -42,6 +42,10 @@ pub struct Config {
     /// (`--allow-private-targets`: development and tests only; see
     /// [`crate::outbound`]).
     pub allow_private_targets: bool,
+    /// Failed authentications allowed per key id, and per client address,
+    /// within a minute before further attempts are `429`
+    /// (`--auth-failures-per-key`, `--auth-failures-per-address`).
+    pub auth_failure_limits: (u32, u32),
     /// At most one JWKS fetch per identity provider per this interval
     /// (a token naming an unknown key, an expired cache, a failed fetch).
     pub jwks_refresh_interval: Duration,
@@ -56,6 +60,10 @@ impl Default for Config {
             issuer: DEFAULT_ISSUER.to_owned(),
             token_lifetime: crate::tokens::DEFAULT_LIFETIME,
             allow_private_targets: false,
+            auth_failure_limits: (
+                crate::auth::throttle::KEY_ID_LIMIT,
+                crate::auth::throttle::ADDRESS_LIMIT,
+            ),
             jwks_refresh_interval: Duration::from_secs(30),
         }
     }
@@ -146,6 +154,8 @@ impl AppState {
             outbound.clone(),
             config.jwks_refresh_interval,
         )));
+        let (per_key_id, per_address) = config.auth_failure_limits;
+        let throttle = Arc::new(Throttle::new(per_key_id, per_address));
         let engine = Arc::new(Engine::new(model.clone()));
         let (tx, rx) = watch::channel(model.revision());
         let writer = Writer::start(store.clone(), engine.clone(), model, tx);
@@ -159,7 +169,7 @@ impl AppState {
             identity_providers,
             key_touches: Default::default(),
             tokens: Default::default(),
-            throttle: Default::default(),
+            throttle,
             auth_failures: spawn_auth_failure_writer(store),
         })
     }

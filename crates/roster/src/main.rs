@@ -39,6 +39,17 @@ enum Command {
         /// tests only: it opens Roster to server-side request forgery.
         #[arg(long, env = "ROSTER_ALLOW_PRIVATE_TARGETS")]
         allow_private_targets: bool,
+        /// Failed authentications allowed per key id within a minute; more
+        /// are answered `429` until the minute has passed.
+        #[arg(long, env = "ROSTER_AUTH_FAILURES_PER_KEY", default_value_t = roster_server::auth::throttle::KEY_ID_LIMIT,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        auth_failures_per_key: u32,
+        /// Failed authentications allowed per client address within a
+        /// minute (raise it when clients reach Roster through a proxy,
+        /// which they then share).
+        #[arg(long, env = "ROSTER_AUTH_FAILURES_PER_ADDRESS", default_value_t = roster_server::auth::throttle::ADDRESS_LIMIT,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        auth_failures_per_address: u32,
         /// The URL clients reach Roster at: the issuer (`iss`) of the tokens
         /// it issues and the base of its discovery document. Default:
         /// `http://` and the listen address.
@@ -337,11 +348,14 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             token_lifetime,
             allow_private_targets,
+            auth_failures_per_key,
+            auth_failures_per_address,
         } => {
             let config = Config {
                 issuer: issuer(public_url.as_deref(), &listen)?,
                 token_lifetime: std::time::Duration::from_secs(token_lifetime),
                 allow_private_targets,
+                auth_failure_limits: (auth_failures_per_key, auth_failures_per_address),
                 ..Config::default()
             };
             let store = open(&database).await?;

@@ -118,14 +118,19 @@ pub struct Throttle {
 
 impl Default for Throttle {
     fn default() -> Self {
-        Self {
-            key_ids: Counter::new(KEY_ID_LIMIT, WINDOW, MAX_TRACKED),
-            addresses: Counter::new(ADDRESS_LIMIT, WINDOW, MAX_TRACKED),
-        }
+        Self::new(KEY_ID_LIMIT, ADDRESS_LIMIT)
     }
 }
 
 impl Throttle {
+    /// Counters allowing `per_key_id` and `per_address` failures a window.
+    pub fn new(per_key_id: u32, per_address: u32) -> Self {
+        Self {
+            key_ids: Counter::new(per_key_id, WINDOW, MAX_TRACKED),
+            addresses: Counter::new(per_address, WINDOW, MAX_TRACKED),
+        }
+    }
+
     /// How long an attempt for `key_id` from `address` must wait, if it
     /// must: the longer of the two lock-outs.
     pub fn locked(

@@ -555,3 +555,36 @@ async fn throttled_attempts_get_429_in_each_surfaces_own_shape() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_operator_sets_the_limits() {
+    let config = roster_server::Config {
+        auth_failure_limits: (2, 3),
+        ..Default::default()
+    };
+    crate::support::common::each_backend_with(config, |app| async move {
+        let a = app.actors().await;
+        let k = app.scoped_key(&a.viewer.0, &["users:read"]).await;
+        let wrong = format!("roster_{}_{}", k.str_of("key_id"), "0".repeat(64));
+        for _ in 0..2 {
+            assert_eq!(
+                attempt(&app, &wrong, None).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            attempt(&app, &k.str_of("key"), None).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let from: SocketAddr = "192.0.2.1:1".parse().unwrap();
+        for i in 0..3 {
+            let r = attempt(&app, &format!("roster_{i:016x}_x"), Some(from)).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(
+            attempt(&app, &app.owner, Some(from)).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    })
+    .await;
+}
