@@ -6,7 +6,7 @@
 //! HTTP(S) cannot exist.
 
 use crate::error::DomainError;
-use crate::values::truncate;
+use crate::values::{text_impls, truncate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -41,36 +41,8 @@ macro_rules! claim_text {
                 }
                 Ok(Self(s.to_owned()))
             }
-            /// Parses with the default field name.
-            pub fn parse(s: &str) -> Result<Self, DomainError> {
-                Self::parse_field($default_field, s)
-            }
-            /// The text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                Self::parse(&s)
-            }
-        }
-        impl From<$name> for String {
-            fn from(v: $name) -> Self {
-                v.0
-            }
-        }
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        text_impls!($name, $default_field);
     };
 }
 

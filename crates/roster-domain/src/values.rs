@@ -96,6 +96,48 @@ impl fmt::Display for Email {
     }
 }
 
+/// What every text newtype `$name(String)` with a `parse_field(field, s)`
+/// has besides: `parse` (naming `$default_field`), `as_str`, serde through
+/// `String`, `Debug` and `Display`.
+macro_rules! text_impls {
+    ($name:ident, $default_field:expr) => {
+        impl $name {
+            /// Parses with the default field name.
+            pub fn parse(s: &str) -> Result<Self, DomainError> {
+                Self::parse_field($default_field, s)
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+        impl From<$name> for String {
+            fn from(v: $name) -> Self {
+                v.0
+            }
+        }
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use text_impls;
+
 macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $default_field:expr) => {
         $(#[$doc])*
@@ -126,39 +168,8 @@ macro_rules! bounded_text {
                 }
                 Ok(Self(s.to_owned()))
             }
-
-            /// Parses with the default field name.
-            pub fn parse(s: &str) -> Result<Self, DomainError> {
-                Self::parse_field($default_field, s)
-            }
-
-            /// The text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
-
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                Self::parse(&s)
-            }
-        }
-        impl From<$name> for String {
-            fn from(v: $name) -> Self {
-                v.0
-            }
-        }
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        text_impls!($name, $default_field);
     };
 }
 
