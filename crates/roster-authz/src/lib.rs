@@ -9,6 +9,7 @@
 use arc_swap::ArcSwap;
 use roster_domain::model::GrantRef;
 use roster_domain::ops::Question;
+pub use roster_domain::Moment;
 use roster_domain::{
     AccountId, Grant, Model, OrganizationId, PermissionId, Revision, Scope, UserId,
 };
@@ -70,11 +71,17 @@ impl Decision<'_> {
     }
 }
 
-/// Answers one check (SPEC §2.1), explaining it: the domain's one
-/// evaluator ([`Model::evaluate`]), as a [`Decision`].
+/// Answers one check (SPEC §2.1) at instant `now`, explaining it: the
+/// domain's one evaluator ([`Model::evaluate`]), as a [`Decision`].
 #[inline]
-pub fn check(model: &Model, user: UserId, permission: PermissionId, on: On) -> Decision<'_> {
-    match model.evaluate(user, permission, on) {
+pub fn check(
+    model: &Model,
+    user: UserId,
+    permission: PermissionId,
+    on: On,
+    now: Moment,
+) -> Decision<'_> {
+    match model.evaluate(user, permission, on, now) {
         Ok(g) => Decision::Allowed(g),
         Err(r) => Decision::Denied(r),
     }
@@ -84,21 +91,23 @@ pub fn check(model: &Model, user: UserId, permission: PermissionId, on: On) -> D
 /// a user out of the caller's reach is answered as an unknown one, so that
 /// nothing about it, not even whether it is active, shows (SPEC §2.10).
 #[inline]
-pub fn answer<'m>(model: &'m Model, q: &Question) -> Decision<'m> {
+pub fn answer<'m>(model: &'m Model, q: &Question, now: Moment) -> Decision<'m> {
     if q.hidden {
         return Decision::Denied(DenyReason::UnknownUser);
     }
-    check(model, q.user, q.permission, q.on)
+    check(model, q.user, q.permission, q.on, now)
 }
 
-/// Accounts where `user` may do `permission`, in id order, after `after`.
-/// Candidates come from the user's own grants that give the permission
-/// (every account only when one of them is `global`).
+/// Accounts where `user` may do `permission` at `now`, in id order, after
+/// `after`. Candidates come from the grants the user holds (its own and its
+/// groups') that give the permission (every account only when one of them
+/// is `global`).
 pub fn lookup_accounts(
     model: &Model,
     user: UserId,
     permission: PermissionId,
     after: Option<AccountId>,
+    now: Moment,
 ) -> impl Iterator<Item = AccountId> + '_ {
     let mut orgs: Vec<OrganizationId> = Vec::new();
     let mut global = false;
@@ -107,7 +116,7 @@ pub fn lookup_accounts(
         model.holder(user).filter(|h| h.is_effective()),
         model.permission_index(permission),
     ) {
-        for scope in h.scopes_with(p) {
+        for scope in h.scopes_with(p, now) {
             match scope {
                 Scope::Global => global = true,
                 Scope::Organization(o) | Scope::Accounts(o) => orgs.push(o),
@@ -132,17 +141,19 @@ pub fn lookup_accounts(
                 .filter(move |a| after.is_none_or(|x| *a > x)),
         )
     };
-    candidates.filter(move |a| check(model, user, permission, On::Account(*a)).allowed())
+    candidates.filter(move |a| check(model, user, permission, On::Account(*a), now).allowed())
 }
 
-/// Users who may do `permission` on `on`, in id order, after `after`.
-/// Candidates are the organization's users, holders of `global` grants and
-/// users of other organizations holding grants in it, streamed in id order.
+/// Users who may do `permission` on `on` at `now`, in id order, after
+/// `after`. Candidates are the organization's users, holders of `global`
+/// grants (members of groups holding one included) and users of other
+/// organizations holding grants in it, streamed in id order.
 pub fn lookup_users(
     model: &Model,
     permission: PermissionId,
     on: On,
     after: Option<UserId>,
+    now: Moment,
 ) -> impl Iterator<Item = UserId> + '_ {
     let org = match on {
         On::Organization(o) => Some(o),
@@ -150,20 +161,28 @@ pub fn lookup_users(
     };
     org.into_iter()
         .flat_map(move |o| model.candidate_holders(o, after))
-        .filter(move |u| check(model, *u, permission, on).allowed())
+        .filter(move |u| check(model, *u, permission, on, now).allowed())
 }
 
-/// Every permission `user` holds on `on`, each with the first grant that gives it.
-pub fn effective_permissions(model: &Model, user: UserId, on: On) -> Vec<(PermissionId, Grant)> {
+/// Every permission `user` holds on `on` at `now`, each with the first
+/// grant that gives it (the user's own or a group's: [`Grant::holder`]).
+pub fn effective_permissions(
+    model: &Model,
+    user: UserId,
+    on: On,
+    now: Moment,
+) -> Vec<(PermissionId, Grant)> {
     let mut candidates: Vec<PermissionId> = model
-        .grants_of(user)
-        .flat_map(|g| model.grant_permissions(&g))
+        .holder(user)
+        .into_iter()
+        .flat_map(|h| h.grants(now))
+        .flat_map(|g| model.grant_permissions(&g.grant()))
         .collect();
     candidates.sort_unstable();
     candidates.dedup();
     candidates
         .into_iter()
-        .filter_map(|p| match check(model, user, p, on) {
+        .filter_map(|p| match check(model, user, p, on, now) {
             Decision::Allowed(g) => Some((p, g.grant())),
             Decision::Denied(_) => None,
         })

@@ -2,9 +2,12 @@
 //! stored grants answers, at every revision, for random data and random
 //! sequences of writes made through the domain operations on drafts (plus a
 //! few raw changes the operations would refuse, to stress the index).
-//! Lookups agree with checks, a snapshot published to the engine agrees with
-//! the model, and a model rebuilt from its entities (as the store loads it)
-//! agrees with the one kept current change by change.
+//! Groups (grants held through memberships) and expiry (of grants and of
+//! memberships, checked at several instants around the expiries, to the
+//! microsecond) are part of both. Lookups agree with checks, a snapshot
+//! published to the engine agrees with the model, and a model rebuilt from
+//! its entities (as the store loads it) agrees with the one kept current
+//! change by change.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
@@ -24,6 +27,26 @@ const ORGS: usize = 3;
 const ACCOUNTS_PER_ORG: usize = 2;
 const USERS: usize = 8;
 const CUSTOM_PERMS_PER_ORG: usize = 2;
+const GROUPS_PER_ORG: usize = 2;
+
+/// The instants every revision is checked at: writes happen at the epoch,
+/// expiries at whole seconds after it (see [`expiry`]).
+fn instants() -> [Moment; 5] {
+    let at =
+        |micros: i64| Moment::of(OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(micros));
+    [
+        at(0),
+        at(999_999),
+        at(1_000_000),
+        at(2_500_000),
+        at(60_000_000),
+    ]
+}
+
+/// An expiry named by index: none, or 1..=4 s after the epoch.
+fn expiry(e: Option<u8>) -> Option<OffsetDateTime> {
+    e.map(|k| OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(i64::from(k % 4) + 1))
+}
 
 /// Built-in codes checked (they tell the built-in roles apart).
 const CODES: &[&str] = &[
@@ -45,6 +68,8 @@ struct World {
     /// One custom role per organization (`ops`), initially with the
     /// organization's first custom permission and `users:read`.
     custom_roles: Vec<RoleKey>,
+    /// `GROUPS_PER_ORG` per organization.
+    groups: Vec<GroupId>,
 }
 
 impl World {
@@ -90,6 +115,7 @@ fn setup() -> (Model, World) {
         users: vec![],
         custom_perms: vec![],
         custom_roles: vec![],
+        groups: vec![],
     };
     for i in 0..ORGS {
         let id = OrganizationId::new();
@@ -156,6 +182,24 @@ fn setup() -> (Model, World) {
             organization_id: Some(id),
             id: RoleId::parse("ops").unwrap(),
         });
+        for j in 0..GROUPS_PER_ORG {
+            let mut g = None;
+            m = write(&m, |d| {
+                g = Some(
+                    ops::create_group(
+                        d,
+                        ops::NewGroup {
+                            organization_id: id,
+                            name: name(&format!("Group {j}")),
+                            description: None,
+                        },
+                    )?
+                    .id,
+                );
+                Ok(())
+            });
+            w.groups.push(g.unwrap());
+        }
     }
     for i in 0..USERS {
         let u = UserId::new();
@@ -216,11 +260,39 @@ enum Op {
         user: usize,
         role: Option<usize>,
         scope: usize,
+        expiry: Option<u8>,
     },
     GrantPermission {
         user: usize,
         perm: usize,
         scope: usize,
+        expiry: Option<u8>,
+    },
+    /// Give a group a built-in role or its organization's custom role.
+    GroupGrant {
+        group: usize,
+        role: Option<usize>,
+        scope: usize,
+        expiry: Option<u8>,
+    },
+    RevokeGroupGrant {
+        group: usize,
+        nth: usize,
+    },
+    AddMember {
+        group: usize,
+        user: usize,
+        expiry: Option<u8>,
+    },
+    RemoveMember {
+        group: usize,
+        user: usize,
+    },
+    /// Set (or clear) the expiry of the user's n-th grant.
+    SetGrantExpiry {
+        user: usize,
+        nth: usize,
+        expiry: Option<u8>,
     },
     /// Revoke the user's n-th grant.
     Revoke {
@@ -261,8 +333,13 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (0..USERS, prop::option::of(0..BUILTIN_ROLES.len()), 0..64usize).prop_map(|(user, role, scope)| Op::GrantRole { user, role, scope }),
-        3 => (0..USERS, 0..ORGS * CUSTOM_PERMS_PER_ORG, 0..64usize).prop_map(|(user, perm, scope)| Op::GrantPermission { user, perm, scope }),
+        8 => (0..USERS, prop::option::of(0..BUILTIN_ROLES.len()), 0..64usize, prop::option::of(any::<u8>())).prop_map(|(user, role, scope, expiry)| Op::GrantRole { user, role, scope, expiry }),
+        3 => (0..USERS, 0..ORGS * CUSTOM_PERMS_PER_ORG, 0..64usize, prop::option::of(any::<u8>())).prop_map(|(user, perm, scope, expiry)| Op::GrantPermission { user, perm, scope, expiry }),
+        4 => (0..ORGS * GROUPS_PER_ORG, prop::option::of(0..BUILTIN_ROLES.len()), 0..64usize, prop::option::of(any::<u8>())).prop_map(|(group, role, scope, expiry)| Op::GroupGrant { group, role, scope, expiry }),
+        1 => (0..ORGS * GROUPS_PER_ORG, 0..4usize).prop_map(|(group, nth)| Op::RevokeGroupGrant { group, nth }),
+        5 => (0..ORGS * GROUPS_PER_ORG, 0..USERS, prop::option::of(any::<u8>())).prop_map(|(group, user, expiry)| Op::AddMember { group, user, expiry }),
+        2 => (0..ORGS * GROUPS_PER_ORG, 0..USERS).prop_map(|(group, user)| Op::RemoveMember { group, user }),
+        2 => (0..USERS, 0..4usize, prop::option::of(any::<u8>())).prop_map(|(user, nth, expiry)| Op::SetGrantExpiry { user, nth, expiry }),
         3 => (0..USERS, 0..8usize).prop_map(|(user, nth)| Op::Revoke { user, nth }),
         1 => (0..ORGS * ACCOUNTS_PER_ORG, any::<bool>()).prop_map(|(account, active)| Op::AccountStatus { account, active }),
         1 => (0..USERS, 0..3usize).prop_map(|(user, status)| Op::UserStatus { user, status }),
@@ -312,6 +389,7 @@ fn run(m: &Model, w: &World, op: &Op) -> Model {
             user,
             role,
             scope: s,
+            expiry: e,
         } => {
             let org = w.orgs[user % ORGS];
             let role = match role {
@@ -322,8 +400,11 @@ fn run(m: &Model, w: &World, op: &Op) -> Model {
                 ops::create_grant(
                     d,
                     w.users[user],
-                    GrantSubject::Role(role),
-                    user_scope(w, user, s),
+                    ops::NewGrant {
+                        subject: GrantSubject::Role(role),
+                        scope: user_scope(w, user, s),
+                        expires_at: expiry(e),
+                    },
                 )
                 .map(drop)
             })
@@ -332,12 +413,16 @@ fn run(m: &Model, w: &World, op: &Op) -> Model {
             user,
             perm,
             scope: s,
+            expiry: e,
         } => write(m, |d| {
             ops::create_grant(
                 d,
                 w.users[user],
-                GrantSubject::Permission(w.custom_perms[perm]),
-                user_scope(w, user, s),
+                ops::NewGrant {
+                    subject: GrantSubject::Permission(w.custom_perms[perm]),
+                    scope: user_scope(w, user, s),
+                    expires_at: expiry(e),
+                },
             )
             .map(drop)
         }),
@@ -345,6 +430,62 @@ fn run(m: &Model, w: &World, op: &Op) -> Model {
             let u = w.users[user];
             match m.grants_of(u).nth(nth).map(|g| g.id) {
                 Some(g) => write(m, |d| ops::delete_grant(d, u, g)),
+                None => m.clone(),
+            }
+        }
+        Op::GroupGrant {
+            group,
+            role,
+            scope: s,
+            expiry: e,
+        } => {
+            let org = group / GROUPS_PER_ORG;
+            let role = match role {
+                Some(r) => RoleId::parse(BUILTIN_ROLES[r]).unwrap(),
+                None => w.custom_roles[org].id.clone(),
+            };
+            // A group's organization is `org`: `user_scope` of a user of it.
+            let scope = user_scope(w, org, s);
+            write(m, |d| {
+                ops::create_grant(
+                    d,
+                    w.groups[group],
+                    ops::NewGrant {
+                        subject: GrantSubject::Role(role),
+                        scope,
+                        expires_at: expiry(e),
+                    },
+                )
+                .map(drop)
+            })
+        }
+        Op::RevokeGroupGrant { group, nth } => {
+            let g = w.groups[group];
+            match m.grants_of(g).nth(nth).map(|x| x.id) {
+                Some(id) => write(m, |d| ops::delete_grant(d, g, id)),
+                None => m.clone(),
+            }
+        }
+        Op::AddMember {
+            group,
+            user,
+            expiry: e,
+        } => write(m, |d| {
+            ops::add_group_member(d, w.groups[group], w.users[user], expiry(e)).map(drop)
+        }),
+        Op::RemoveMember { group, user } => write(m, |d| {
+            ops::remove_group_member(d, w.groups[group], w.users[user])
+        }),
+        Op::SetGrantExpiry {
+            user,
+            nth,
+            expiry: e,
+        } => {
+            let u = w.users[user];
+            match m.grants_of(u).nth(nth).map(|g| g.id) {
+                Some(g) => write(m, |d| {
+                    ops::update_grant(d, u, g, expiry(e), Precondition::NONE).map(drop)
+                }),
                 None => m.clone(),
             }
         }
@@ -406,12 +547,13 @@ fn run(m: &Model, w: &World, op: &Op) -> Model {
         } => {
             let g = Grant {
                 id: GrantId::new(),
-                user_id: w.users[user],
+                holder: w.users[user].into(),
                 target: GrantTarget::Role(RoleKey {
                     organization_id: None,
                     id: RoleId::parse(BUILTIN_ROLES[role]).unwrap(),
                 }),
                 scope: scope(w, s),
+                expires_at: None,
                 created_at: OffsetDateTime::UNIX_EPOCH,
                 created_by: None,
                 revision: m.revision() + 1,
@@ -438,14 +580,58 @@ fn org_index(w: &World, org: OrganizationId) -> usize {
     w.orgs.iter().position(|o| *o == org).unwrap()
 }
 
+/// What the naive evaluation reads: every stored grant and membership.
+struct Stored {
+    /// Grants in id order.
+    grants: Vec<Grant>,
+    /// Memberships in (group, user) order.
+    members: Vec<GroupMember>,
+}
+
+impl Stored {
+    fn of(m: &Model) -> Self {
+        let mut grants: Vec<Grant> = m.grants().collect();
+        grants.sort_by_key(|g| g.id);
+        let members = m
+            .groups_after(None)
+            .flat_map(|g| m.group_members(g.id))
+            .collect();
+        Self { grants, members }
+    }
+
+    /// The grants `user` holds, in the documented order: its own (by id),
+    /// then each of its groups' (by group id, then grant id), each with
+    /// whether it counts at `now` (itself and its membership unexpired).
+    fn held(&self, user: UserId, now: Moment) -> Vec<(&Grant, bool)> {
+        let live = |t: Option<OffsetDateTime>| t.is_none_or(|t| Moment::of(t) > now);
+        let mut out: Vec<(&Grant, bool)> = self
+            .grants
+            .iter()
+            .filter(|g| g.holder == GrantHolder::User(user))
+            .map(|g| (g, live(g.expires_at)))
+            .collect();
+        for mb in self.members.iter().filter(|mb| mb.user_id == user) {
+            for g in self
+                .grants
+                .iter()
+                .filter(|g| g.holder == GrantHolder::Group(mb.group_id))
+            {
+                out.push((g, live(g.expires_at) && live(mb.expires_at)));
+            }
+        }
+        out
+    }
+}
+
 /// SPEC §2.1 evaluated the slow, obvious way over the stored entities: no
-/// index, no interning, the grants scanned in id order.
+/// index, no interning, the grants scanned in the documented order.
 fn naive(
     m: &Model,
-    grants: &[Grant],
+    stored: &Stored,
     user: UserId,
     p: PermissionId,
     on: On,
+    now: Moment,
 ) -> Result<GrantId, DenyReason> {
     let u = m.user(user).ok_or(DenyReason::UnknownUser)?;
     if !(u.status == UserStatus::Active && u.deleted_at.is_none()) {
@@ -461,18 +647,22 @@ fn naive(
             Target::Account(acc.organization_id, a)
         }
     };
-    grants
-        .iter()
-        .filter(|g| g.user_id == user)
-        .find(|g| {
+    let matching: Vec<(&Grant, bool)> = stored
+        .held(user, now)
+        .into_iter()
+        .filter(|(g, _)| {
             g.scope.covers(&target)
                 && match &g.target {
                     GrantTarget::Permission(q) => *q == p,
                     GrantTarget::Role(k) => m.role(k).is_some_and(|r| r.permissions.contains(&p)),
                 }
         })
-        .map(|g| g.id)
-        .ok_or(DenyReason::NoGrant)
+        .collect();
+    match matching.iter().find(|(_, live)| *live) {
+        Some((g, _)) => Ok(g.id),
+        None if !matching.is_empty() => Err(DenyReason::Expired),
+        None => Err(DenyReason::NoGrant),
+    }
 }
 
 fn answer(d: Decision<'_>) -> Result<GrantId, DenyReason> {
@@ -507,6 +697,15 @@ fn reload(m: &Model) -> Model {
             r.apply(&Change::PutRole((**role).clone()));
         }
     }
+    let groups: Vec<Group> = m.groups_after(None).map(|g| (**g).clone()).collect();
+    for g in &groups {
+        r.apply(&Change::PutGroup(g.clone()));
+    }
+    for g in &groups {
+        for mb in m.group_members(g.id) {
+            r.apply(&Change::PutGroupMember(mb));
+        }
+    }
     for g in m.grants() {
         r.apply(&Change::PutGrant(g));
     }
@@ -515,30 +714,47 @@ fn reload(m: &Model) -> Model {
 }
 
 fn verify(m: &Model, w: &World, revoked: Option<&Grant>) -> Result<(), TestCaseError> {
-    let perms = w.permissions();
-    let targets = w.targets();
     let engine = Engine::new(m.clone());
     let snap = engine.snapshot();
     let reloaded = reload(m);
-    // The stored grants in id order: the naive evaluation scans them.
-    let mut all: Vec<Grant> = m.grants().collect();
-    all.sort_by_key(|g| g.id);
+    let stored = Stored::of(m);
+    for now in instants() {
+        verify_at(m, &snap, &reloaded, &stored, w, revoked, now)?;
+    }
+    Ok(())
+}
+
+fn verify_at(
+    m: &Model,
+    snap: &Model,
+    reloaded: &Model,
+    stored: &Stored,
+    w: &World,
+    revoked: Option<&Grant>,
+    now: Moment,
+) -> Result<(), TestCaseError> {
+    let perms = w.permissions();
+    let targets = w.targets();
     let mut users = w.users.clone();
     users.push(UserId::new()); // unknown
     for &u in &users {
         for &p in &perms {
             for &on in &targets {
-                let want = naive(m, &all, u, p, on);
-                let got = answer(check(m, u, p, on));
-                prop_assert_eq!(got, want, "user {} perm {} on {:?}", u, p, on);
-                prop_assert_eq!(answer(check(&snap, u, p, on)), want);
-                prop_assert_eq!(answer(check(&reloaded, u, p, on)), want, "reloaded model");
+                let want = naive(m, stored, u, p, on, now);
+                let got = answer(check(m, u, p, on, now));
+                prop_assert_eq!(got, want, "user {} perm {} on {:?} at {:?}", u, p, on, now);
+                prop_assert_eq!(answer(check(snap, u, p, on, now)), want);
+                prop_assert_eq!(
+                    answer(check(reloaded, u, p, on, now)),
+                    want,
+                    "reloaded model"
+                );
                 let target = match on {
                     On::Organization(o) => Some(Target::Organization(o)),
                     On::Account(a) => m.account_target(a),
                 };
                 if let Some(t) = target {
-                    prop_assert_eq!(m.decide(u, p, &t).map(|g| g.id()), want.ok());
+                    prop_assert_eq!(m.decide(u, p, &t, now).map(|g| g.id()), want.ok());
                 }
                 if let (Some(g), Ok(id)) = (revoked, want) {
                     prop_assert_ne!(g.id, id, "a revoked grant still allows");
@@ -549,14 +765,14 @@ fn verify(m: &Model, w: &World, revoked: Option<&Grant>) -> Result<(), TestCaseE
                 .accounts
                 .iter()
                 .copied()
-                .filter(|a| naive(m, &all, u, p, On::Account(*a)).is_ok())
+                .filter(|a| naive(m, stored, u, p, On::Account(*a), now).is_ok())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let got: Vec<AccountId> = lookup_accounts(m, u, p, None).collect();
+            let got: Vec<AccountId> = lookup_accounts(m, u, p, None, now).collect();
             prop_assert_eq!(&got, &want, "lookup_accounts {} {}", u, p);
             if let Some(first) = want.first() {
-                let rest: Vec<AccountId> = lookup_accounts(m, u, p, Some(*first)).collect();
+                let rest: Vec<AccountId> = lookup_accounts(m, u, p, Some(*first), now).collect();
                 prop_assert_eq!(&rest[..], &want[1..]);
             }
             // holds_over agrees with the naive reading of "a grant whose scope contains it".
@@ -564,13 +780,14 @@ fn verify(m: &Model, w: &World, revoked: Option<&Grant>) -> Result<(), TestCaseE
                 let s = scope(w, i);
                 let effective = m.user(u).is_some_and(|x| x.is_effective());
                 let naive_holds = effective
-                    && all.iter().filter(|g| g.user_id == u).any(|g| {
-                        g.scope
-                            .contains(&s, |a| m.account(a).map(|x| x.organization_id))
+                    && stored.held(u, now).iter().any(|(g, live)| {
+                        *live
+                            && g.scope
+                                .contains(&s, |a| m.account(a).map(|x| x.organization_id))
                             && m.grant_gives(g, p)
                     });
                 prop_assert_eq!(
-                    m.holds_over(u, p, &s),
+                    m.holds_over(u, p, &s, now),
                     naive_holds,
                     "holds_over {} {} {}",
                     u,
@@ -580,9 +797,19 @@ fn verify(m: &Model, w: &World, revoked: Option<&Grant>) -> Result<(), TestCaseE
             }
         }
         for &on in &targets {
-            let eff = effective_permissions(m, u, on);
+            let eff = effective_permissions(m, u, on, now);
             for (p, g) in &eff {
-                prop_assert_eq!(naive(m, &all, u, *p, on), Ok(g.id));
+                prop_assert_eq!(naive(m, stored, u, *p, on, now), Ok(g.id));
+            }
+            // Every permission allowed is listed.
+            for &p in &perms {
+                if naive(m, stored, u, p, on, now).is_ok() {
+                    prop_assert!(
+                        eff.iter().any(|(q, _)| *q == p),
+                        "effective permissions miss {}",
+                        p
+                    );
+                }
             }
         }
     }
@@ -592,17 +819,31 @@ fn verify(m: &Model, w: &World, revoked: Option<&Grant>) -> Result<(), TestCaseE
                 .users
                 .iter()
                 .copied()
-                .filter(|u| naive(m, &all, *u, p, on).is_ok())
+                .filter(|u| naive(m, stored, *u, p, on, now).is_ok())
                 .collect();
             want.sort_unstable();
-            let got: Vec<UserId> = lookup_users(m, p, on, None).collect();
+            let got: Vec<UserId> = lookup_users(m, p, on, None, now).collect();
             prop_assert_eq!(&got, &want, "lookup_users {} {:?}", p, on);
             if let Some(first) = want.first() {
-                let rest: Vec<UserId> = lookup_users(m, p, on, Some(*first)).collect();
+                let rest: Vec<UserId> = lookup_users(m, p, on, Some(*first), now).collect();
                 prop_assert_eq!(&rest[..], &want[1..]);
             }
         }
     }
+    // Batch ≡ single: one instant, many questions, the same answers.
+    let batch: Vec<_> = users
+        .iter()
+        .flat_map(|&u| perms.iter().map(move |&p| (u, p)))
+        .flat_map(|(u, p)| targets.iter().map(move |&on| (u, p, on)))
+        .map(|(u, p, on)| answer(check(snap, u, p, on, now)))
+        .collect();
+    let single: Vec<_> = users
+        .iter()
+        .flat_map(|&u| perms.iter().map(move |&p| (u, p)))
+        .flat_map(|(u, p)| targets.iter().map(move |&on| (u, p, on)))
+        .map(|(u, p, on)| naive(m, stored, u, p, on, now))
+        .collect();
+    prop_assert_eq!(batch, single);
     Ok(())
 }
 
@@ -625,7 +866,7 @@ proptest! {
             if next.revision() > before {
                 prop_assert_eq!(next.revision(), before + 1, "one write, one revision");
             }
-            let revoked = revoked.filter(|g| next.grant(g.user_id, g.id).is_none());
+            let revoked = revoked.filter(|g| next.grant(g.holder, g.id).is_none());
             if revoked.is_some() {
                 prop_assert_eq!(next.revision(), before + 1, "the revocation is the next revision");
             }
@@ -647,24 +888,28 @@ fn revocation_takes_effect_at_the_next_revision() {
         ops::create_grant(
             d,
             u,
-            GrantSubject::Role(RoleId::parse("admin").unwrap()),
-            Scope::Account(acc),
+            ops::NewGrant {
+                subject: GrantSubject::Role(RoleId::parse("admin").unwrap()),
+                scope: Scope::Account(acc),
+                expires_at: None,
+            },
         )
         .map(drop)
     });
     let engine = Engine::new(m1.clone());
     let old = engine.snapshot();
-    assert!(check(&old, u, p, On::Account(acc)).allowed());
+    let now = Moment::of(OffsetDateTime::UNIX_EPOCH);
+    assert!(check(&old, u, p, On::Account(acc), now).allowed());
     let g = m1.grants_of(u).next().unwrap().id;
     let m2 = write(&m1, |d| ops::delete_grant(d, u, g));
     assert_eq!(m2.revision(), m1.revision() + 1);
     engine.publish(Arc::new(m2));
     assert_eq!(
-        check(&engine.snapshot(), u, p, On::Account(acc)),
+        check(&engine.snapshot(), u, p, On::Account(acc), now),
         Decision::Denied(DenyReason::NoGrant)
     );
     assert!(
-        check(&old, u, p, On::Account(acc)).allowed(),
+        check(&old, u, p, On::Account(acc), now).allowed(),
         "an older snapshot is unchanged"
     );
     // The engine never moves backwards.

@@ -42,6 +42,7 @@ fn check(c: &mut Criterion) {
         let ds = Dataset::generate(Shape::users(n), 42);
         let qs = ds.queries(QUERIES, 7);
         let model = ds.roster();
+        let now = roster_authz::Moment::now();
         let rq = ds.roster_queries(&qs);
         group.bench_with_input(BenchmarkId::new("roster", n), &n, |b, _| {
             let mut i = 0usize;
@@ -49,7 +50,7 @@ fn check(c: &mut Criterion) {
                 let (u, p, on) = rq[i & (QUERIES - 1)];
                 i = i.wrapping_add(1);
                 black_box(
-                    roster_authz::check(&model, black_box(u), black_box(p), black_box(on))
+                    roster_authz::check(&model, black_box(u), black_box(p), black_box(on), now)
                         .allowed(),
                 )
             })
@@ -60,7 +61,7 @@ fn check(c: &mut Criterion) {
             let casbin = Casbin::build(&ds);
             let kreq = Casbin::requests(&ds, &qs);
             for (i, q) in rq.iter().enumerate().take(20_000) {
-                let r = roster_authz::check(&model, q.0, q.1, q.2).allowed();
+                let r = roster_authz::check(&model, q.0, q.1, q.2, now).allowed();
                 if r != cedar.check(&creq[i]) || r != casbin.check(&kreq[i]) {
                     panic!("engines disagree on query {i}: {:?}", qs[i]);
                 }

@@ -57,16 +57,17 @@ fn main() {
     let (samples, allowed, build_s, rss1) = match engine.as_str() {
         "roster" => {
             let model = ds.roster();
+            let now = roster_authz::Moment::now();
             let build = t0.elapsed().as_secs_f64();
             let rss = rss_bytes().unwrap_or(0);
             let rq = ds.roster_queries(&qs);
             // Warm up the code path (not the data).
             for q in rq.iter().take(10_000) {
-                black_box(roster_authz::check(&model, q.0, q.1, q.2));
+                black_box(roster_authz::check(&model, q.0, q.1, q.2, now));
             }
             let (s, a) = time_each(checks, |i| {
                 let (u, p, on) = rq[i];
-                roster_authz::check(&model, u, p, on).allowed()
+                roster_authz::check(&model, u, p, on, now).allowed()
             });
             (s, a, build, rss)
         }

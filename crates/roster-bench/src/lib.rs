@@ -289,9 +289,10 @@ impl Dataset {
         let grants = self.grants.iter().map(move |g| {
             Change::PutGrant(Grant {
                 id: GrantId(rng.uuid()),
-                user_id: g.user,
+                holder: g.user.into(),
                 target: GrantTarget::Role(roles[g.role].clone()),
                 scope: g.scope,
+                expires_at: None,
                 created_at: now,
                 created_by: None,
                 revision: 1,

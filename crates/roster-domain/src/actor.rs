@@ -8,18 +8,32 @@
 //! it may do, not what exists.
 
 use crate::ids::{PermissionId, UserId};
-use crate::model::Model;
+use crate::model::{Model, Moment};
 use crate::scope::Scope;
 use std::sync::Arc;
 
-/// The acting user and the scopes of its credential, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The acting user, the scopes of its credential if any, and the instant
+/// its rights are judged at (the request's time: a grant that has expired
+/// by then gives the actor nothing, SPEC §2.1).
+#[derive(Clone, Debug)]
 pub struct Actor {
     /// The user the credential acts as.
     pub user: UserId,
     /// Sorted, without duplicates; `None`: the user's full power.
     scopes: Option<Arc<[PermissionId]>>,
+    /// When it acts.
+    now: Moment,
 }
+
+/// Two actors are the same when they are the same user with the same
+/// scopes, whenever they act.
+impl PartialEq for Actor {
+    fn eq(&self, other: &Self) -> bool {
+        self.user == other.user && self.scopes == other.scopes
+    }
+}
+
+impl Eq for Actor {}
 
 impl From<UserId> for Actor {
     fn from(user: UserId) -> Self {
@@ -30,7 +44,7 @@ impl From<UserId> for Actor {
 impl Actor {
     /// A credential with its user's full power.
     pub fn user(user: UserId) -> Self {
-        Self { user, scopes: None }
+        Self::scoped(user, None)
     }
 
     /// A credential acting as `user` only for `scopes` (`None`: unscoped).
@@ -41,7 +55,22 @@ impl Actor {
             v.dedup();
             Arc::from(v)
         });
-        Self { user, scopes }
+        Self {
+            user,
+            scopes,
+            now: Moment::now(),
+        }
+    }
+
+    /// The same actor, acting at `now`.
+    pub fn at(mut self, now: time::OffsetDateTime) -> Self {
+        self.now = Moment::of(now);
+        self
+    }
+
+    /// The instant the actor's rights are judged at.
+    pub fn now(&self) -> Moment {
+        self.now
     }
 
     /// The scopes, sorted, if the credential is scoped.
@@ -61,11 +90,17 @@ impl Actor {
     /// and its credential's scopes admit `p`.
     #[inline]
     pub fn holds(&self, model: &Model, p: PermissionId, scope: &Scope) -> bool {
-        self.permits(p) && model.holds_over(self.user, p, scope)
+        self.permits(p) && model.holds_over(self.user, p, scope, self.now)
     }
 
     /// Whether the actor holds `p` anywhere (over some scope).
     pub fn holds_somewhere(&self, model: &Model, p: PermissionId) -> bool {
-        self.permits(p) && model.grants_of(self.user).any(|g| model.grant_gives(&g, p))
+        let Some(i) = model.permission_index(p) else {
+            return false;
+        };
+        self.permits(p)
+            && model
+                .holder(self.user)
+                .is_some_and(|h| h.grants(self.now).any(|g| g.gives(i)))
     }
 }

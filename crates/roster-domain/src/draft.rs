@@ -24,6 +24,9 @@ pub struct Context {
     pub request_id: Option<String>,
     /// The time of the request.
     pub now: OffsetDateTime,
+    /// Why the system acts, when it acts on its own (recorded in audit
+    /// events: `expired` for the expiry sweeper).
+    pub reason: Option<&'static str>,
 }
 
 /// `t` cut to whole microseconds, the precision both stores keep, so that
@@ -39,14 +42,17 @@ impl Context {
             actor: None,
             request_id: None,
             now: to_micros(now),
+            reason: None,
         }
     }
     /// A context acting as `actor`.
     pub fn user(actor: impl Into<Actor>, request_id: Option<String>, now: OffsetDateTime) -> Self {
+        let now = to_micros(now);
         Self {
-            actor: Some(actor.into()),
+            actor: Some(actor.into().at(now)),
             request_id,
-            now: to_micros(now),
+            now,
+            reason: None,
         }
     }
 }
@@ -195,6 +201,7 @@ impl<'c> Draft<'c> {
                 after: a.after,
                 request_id: request_id.clone(),
                 revision,
+                reason: self.ctx.reason.map(str::to_owned),
             })
             .collect();
         Ok(Outcome {
@@ -223,6 +230,6 @@ impl<'c> Draft<'c> {
         org: OrganizationId,
         not_found: (&'static str, String),
     ) -> Result<(), DomainError> {
-        rules::reach(&self.model, self.actor_id(), org, not_found)
+        rules::reach(&self.model, self.actor(), org, not_found)
     }
 }

@@ -346,24 +346,142 @@ pub enum GrantTarget {
     Permission(PermissionId),
 }
 
-/// A user holds a role or a permission at a scope.
+/// Who holds a grant: a user, or a group (whose members all hold it).
+/// Serialized flat beside the grant's other fields, as `user_id` or
+/// `group_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GrantHolder {
+    /// A user.
+    #[serde(rename = "user_id")]
+    User(UserId),
+    /// A group.
+    #[serde(rename = "group_id")]
+    Group(GroupId),
+}
+
+impl GrantHolder {
+    /// The user, when a user holds it.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            Self::User(u) => Some(*u),
+            Self::Group(_) => None,
+        }
+    }
+    /// The group, when a group holds it.
+    pub fn group(&self) -> Option<GroupId> {
+        match self {
+            Self::Group(g) => Some(*g),
+            Self::User(_) => None,
+        }
+    }
+    /// The holder's kind and id, for messages and audit targets.
+    pub fn describe(&self) -> (&'static str, String) {
+        match self {
+            Self::User(u) => ("user", u.to_string()),
+            Self::Group(g) => ("group", g.to_string()),
+        }
+    }
+}
+
+impl From<UserId> for GrantHolder {
+    fn from(u: UserId) -> Self {
+        Self::User(u)
+    }
+}
+
+impl From<GroupId> for GrantHolder {
+    fn from(g: GroupId) -> Self {
+        Self::Group(g)
+    }
+}
+
+/// A user or a group holds a role or a permission at a scope, until
+/// `expires_at` if set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     /// Id.
     pub id: GrantId,
-    /// Holder.
-    pub user_id: UserId,
+    /// Holder (`user_id` or `group_id` on the wire).
+    #[serde(flatten)]
+    pub holder: GrantHolder,
     /// What is granted.
     pub target: GrantTarget,
     /// Where.
     pub scope: Scope,
+    /// When it stops counting (SPEC §2.1: at that instant, with no write).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Who granted it.
     pub created_by: Option<UserId>,
-    /// Global revision at which it was created.
+    /// Global revision of its last change.
     pub revision: Revision,
+}
+
+impl Grant {
+    /// Whether it has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+/// A group of users of one organization (SPEC §1). Flat: groups do not
+/// contain groups. Its members hold its grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Id.
+    pub id: GroupId,
+    /// The organization whose users may be members.
+    pub organization_id: OrganizationId,
+    /// Unique within the organization (case-insensitively).
+    pub name: DisplayName,
+    /// Free text.
+    pub description: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Who created it.
+    pub created_by: Option<UserId>,
+    /// Last change time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Global revision of the last change.
+    pub revision: Revision,
+}
+
+impl Group {
+    /// The key names are unique by within an organization.
+    pub fn name_key(&self) -> String {
+        self.name.as_str().to_lowercase()
+    }
+}
+
+/// A user's membership in a group, until `expires_at` if set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    /// The group.
+    pub group_id: GroupId,
+    /// The member.
+    pub user_id: UserId,
+    /// When it stops counting.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// When the user was added.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Who added it.
+    pub created_by: Option<UserId>,
+    /// Global revision of its last change.
+    pub revision: Revision,
+}
+
+impl GroupMember {
+    /// Whether it has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
 }
 
 /// An API key: a public `key_id` and a secret whose SHA-256 is all we keep.
@@ -471,6 +589,9 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     /// Revision it produced.
     pub revision: Revision,
+    /// Why the system made the change when no request did (`expired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A user's view of a target, used by explain: the grant that allowed it.

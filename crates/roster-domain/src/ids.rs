@@ -82,6 +82,10 @@ uuid_id!(
     GrantId
 );
 uuid_id!(
+    /// Identifies a group of users (SPEC §1): a holder of grants.
+    GroupId
+);
+uuid_id!(
     /// Identifies an API key record (not the public `key_id`).
     ApiKeyId
 );

@@ -21,6 +21,6 @@ pub use entity::*;
 pub use error::DomainError;
 pub use idp::{Algorithms, Audience, Issuer, Jwks, JwksUri, JwsAlgorithm, KeySource, UserClaim};
 pub use ids::*;
-pub use model::{Change, DenyReason, GrantKey, Model};
+pub use model::{Change, DenyReason, Expiring, GrantKey, GroupMemberKey, Model, Moment};
 pub use scope::{On, Scope, Target};
 pub use values::*;

@@ -16,7 +16,7 @@
 mod flat;
 mod index;
 
-pub use index::{GrantRef, Holder, PermIndex};
+pub use index::{Found, GrantRef, Holder, Moment, PermIndex};
 
 use crate::catalogue::{builtin_permissions, builtin_roles};
 use crate::entity::*;
@@ -24,7 +24,9 @@ use crate::ids::*;
 use crate::scope::{On, Scope, Target};
 use flat::FlatMap;
 use imbl::{HashMap, OrdMap, OrdSet};
-use index::{Decider, Interned, PermSet, RoleEntry, Slot, SlotTarget, UserState};
+use index::{
+    Decider, GroupDecider, Interned, MemberSlot, PermSet, RoleEntry, Slot, SlotTarget, UserState,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -69,14 +71,59 @@ pub enum Change {
     PutIdentityProvider(IdentityProvider),
     /// Remove an identity provider.
     DeleteIdentityProvider(IdentityProviderId),
+    /// Create or replace a group.
+    PutGroup(Group),
+    /// Remove a group (after its members and grants).
+    DeleteGroup(GroupId),
+    /// Add a user to a group, or change its membership.
+    PutGroupMember(GroupMember),
+    /// Remove a user from a group.
+    DeleteGroupMember(GroupMemberKey),
+}
+
+/// Something that expires: a grant or a group membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Expiring {
+    /// A grant.
+    Grant(GrantKey),
+    /// A membership.
+    Member(GroupMemberKey),
+}
+
+impl Expiring {
+    /// Greater than any real value (a range bound).
+    const MAX: Self = Self::Member(GroupMemberKey {
+        group_id: GroupId(uuid::Uuid::max()),
+        user_id: UserId(uuid::Uuid::max()),
+    });
+}
+
+/// Which group membership: the group and the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupMemberKey {
+    /// The group.
+    pub group_id: GroupId,
+    /// The member.
+    pub user_id: UserId,
+}
+
+impl GroupMember {
+    /// The membership's key.
+    pub fn key(&self) -> GroupMemberKey {
+        GroupMemberKey {
+            group_id: self.group_id,
+            user_id: self.user_id,
+        }
+    }
 }
 
 /// Which grant: its holder and its id. A grant lives with its holder (in
 /// the holder's compiled slots), so removing one names both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GrantKey {
-    /// The holder.
-    pub user_id: UserId,
+    /// The holder (`user_id` or `group_id` on the wire).
+    #[serde(flatten)]
+    pub holder: GrantHolder,
     /// The grant.
     pub id: GrantId,
 }
@@ -85,7 +132,7 @@ impl Grant {
     /// The grant's key.
     pub fn key(&self) -> GrantKey {
         GrantKey {
-            user_id: self.user_id,
+            holder: self.holder,
             id: self.id,
         }
     }
@@ -129,6 +176,22 @@ pub struct Model {
     role_holders: HashMap<u32, OrdSet<UserId>>,
     /// Users holding at least one `global` grant.
     global_holders: OrdSet<UserId>,
+    groups: OrdMap<GroupId, Arc<Group>>,
+    groups_by_org: HashMap<OrganizationId, OrdSet<GroupId>>,
+    /// Groups by organization and lower-cased name (unique within one).
+    group_by_name: HashMap<(OrganizationId, String), GroupId>,
+    /// Per group: its grants, compiled (what checks read).
+    group_grants: FlatMap<GroupId, GroupDecider>,
+    /// Per group: its members (with expired memberships not yet removed).
+    /// The memberships themselves live in their users' deciders.
+    group_members: HashMap<GroupId, OrdSet<UserId>>,
+    /// Groups holding custom roles, by role handle.
+    role_groups: HashMap<u32, OrdSet<GroupId>>,
+    /// Groups holding at least one `global` grant.
+    global_groups: OrdSet<GroupId>,
+    /// Grants and memberships with an expiry, by expiry (the sweeper's
+    /// to-do list).
+    expiries: OrdSet<(Moment, Expiring)>,
     /// Users holding a grant in an organization other than their home one.
     foreign_holders: HashMap<OrganizationId, OrdSet<UserId>>,
     api_keys: OrdMap<ApiKeyId, Arc<ApiKey>>,
@@ -153,6 +216,17 @@ where
     V: Ord + Clone,
 {
     map.entry(k).or_default().insert(v);
+}
+
+/// The items of a set stored in a map, in order.
+fn set_items<K, V>(map: &HashMap<K, OrdSet<V>>, k: &K) -> Vec<V>
+where
+    K: std::hash::Hash + Eq + Clone,
+    V: Ord + Clone,
+{
+    map.get(k)
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn set_remove<K, V>(map: &mut HashMap<K, OrdSet<V>>, k: &K, v: &V)
@@ -337,39 +411,7 @@ impl Model {
                     self.set_role_permissions(h, PermSet::EMPTY);
                 }
             }
-            Change::PutGrant(g) => {
-                let user = g.user_id;
-                let (home, exists) = self.deciders.get(&user).map_or((None, false), |d| {
-                    let held = d.slots.binary_search_by(|s| s.id.cmp(&g.id)).is_ok();
-                    (d.home, held)
-                });
-                if exists {
-                    self.remove_grant(g.key());
-                }
-                if let Scope::Organization(o) = g.scope {
-                    set_insert(&mut self.org_level_grants, o, g.key());
-                }
-                let slot = self.compile_grant(g);
-                self.grant_count += 1;
-                let (global, org, custom) = self.marks(&slot, home);
-                self.update_decider(user, |d| {
-                    let at = d.slots.partition_point(|s| s.id < slot.id);
-                    let mut v = Vec::with_capacity(d.slots.len() + 1);
-                    v.extend_from_slice(&d.slots[..at]);
-                    v.push(slot);
-                    v.extend_from_slice(&d.slots[at..]);
-                    d.slots = v.into();
-                });
-                if global {
-                    self.global_holders.insert(user);
-                }
-                if let Some(o) = org {
-                    set_insert(&mut self.foreign_holders, o, user);
-                }
-                if let Some(h) = custom {
-                    set_insert(&mut self.role_holders, h, user);
-                }
-            }
+            Change::PutGrant(g) => self.put_grant(g),
             Change::DeleteGrant(key) => self.remove_grant(*key),
             Change::PutApiKey(k) => {
                 self.api_key_by_key_id.insert(k.key_id.clone(), k.id);
@@ -393,6 +435,158 @@ impl Model {
                 self.identity_providers.insert(p.id, Arc::new(p.clone()));
             }
             Change::DeleteIdentityProvider(id) => self.remove_identity_provider(*id),
+            Change::PutGroup(g) => {
+                if let Some(old) = self.groups.get(&g.id).cloned() {
+                    let key = (old.organization_id, old.name_key());
+                    if self.group_by_name.get(&key) == Some(&g.id) {
+                        self.group_by_name.remove(&key);
+                    }
+                }
+                self.group_by_name
+                    .insert((g.organization_id, g.name_key()), g.id);
+                set_insert(&mut self.groups_by_org, g.organization_id, g.id);
+                self.groups.insert(g.id, Arc::new(g.clone()));
+            }
+            Change::DeleteGroup(id) => {
+                if let Some(old) = self.groups.remove(id) {
+                    self.group_by_name
+                        .remove(&(old.organization_id, old.name_key()));
+                    set_remove(&mut self.groups_by_org, &old.organization_id, id);
+                }
+                // A group is emptied before it is removed; should anything be
+                // left, it goes with the group.
+                let members: Vec<UserId> = self
+                    .group_members
+                    .get(id)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                for user in members {
+                    self.remove_member(GroupMemberKey {
+                        group_id: *id,
+                        user_id: user,
+                    });
+                }
+                let grants: Vec<GrantId> = self
+                    .group_grants
+                    .get(id)
+                    .map(|g| g.slots.iter().map(|s| s.id).collect())
+                    .unwrap_or_default();
+                for grant in grants {
+                    self.remove_grant(GrantKey {
+                        holder: GrantHolder::Group(*id),
+                        id: grant,
+                    });
+                }
+            }
+            Change::PutGroupMember(m) => {
+                self.remove_member(m.key());
+                let slot = MemberSlot::of(m);
+                if slot.expires != Moment::NEVER {
+                    self.expiries
+                        .insert((slot.expires, Expiring::Member(m.key())));
+                }
+                set_insert(&mut self.group_members, m.group_id, m.user_id);
+                self.update_decider(m.user_id, |d| {
+                    let mut v = d.groups.to_vec();
+                    match v.binary_search_by(|x| x.group.cmp(&slot.group)) {
+                        Ok(at) => v[at] = slot,
+                        Err(at) => v.insert(at, slot),
+                    }
+                    d.groups = v.into();
+                });
+            }
+            Change::DeleteGroupMember(key) => self.remove_member(*key),
+        }
+    }
+
+    /// Removes a user from a group.
+    fn remove_member(&mut self, key: GroupMemberKey) {
+        set_remove(&mut self.group_members, &key.group_id, &key.user_id);
+        let held = self.deciders.get(&key.user_id).is_some_and(|d| {
+            d.groups
+                .binary_search_by(|x| x.group.cmp(&key.group_id))
+                .is_ok()
+        });
+        if !held {
+            return;
+        }
+        let mut expires = Moment::NEVER;
+        self.update_decider(key.user_id, |d| {
+            let mut v = d.groups.to_vec();
+            if let Ok(at) = v.binary_search_by(|x| x.group.cmp(&key.group_id)) {
+                expires = v.remove(at).expires;
+            }
+            d.groups = v.into();
+        });
+        if expires != Moment::NEVER {
+            self.expiries.remove(&(expires, Expiring::Member(key)));
+        }
+    }
+
+    /// Creates or replaces a grant in its holder's slots and the side
+    /// indexes.
+    fn put_grant(&mut self, g: &Grant) {
+        let key = g.key();
+        if self
+            .slots_of(g.holder)
+            .is_some_and(|s| s.binary_search_by(|x| x.id.cmp(&g.id)).is_ok())
+        {
+            self.remove_grant(key);
+        }
+        if let Scope::Organization(o) = g.scope {
+            set_insert(&mut self.org_level_grants, o, key);
+        }
+        let slot = self.compile_grant(g);
+        self.grant_count += 1;
+        if !slot.is_permanent() {
+            self.expiries.insert((slot.expires, Expiring::Grant(key)));
+        }
+        let insert = |slots: &Arc<[Slot]>, slot: Slot| -> Arc<[Slot]> {
+            let at = slots.partition_point(|s| s.id < slot.id);
+            let mut v = Vec::with_capacity(slots.len() + 1);
+            v.extend_from_slice(&slots[..at]);
+            v.push(slot);
+            v.extend_from_slice(&slots[at..]);
+            v.into()
+        };
+        match g.holder {
+            GrantHolder::User(user) => {
+                let home = self.deciders.get(&user).and_then(|d| d.home);
+                let (global, org, custom) = self.marks(&slot, home);
+                self.update_decider(user, |d| d.slots = insert(&d.slots, slot));
+                if global {
+                    self.global_holders.insert(user);
+                }
+                if let Some(o) = org {
+                    set_insert(&mut self.foreign_holders, o, user);
+                }
+                if let Some(h) = custom {
+                    set_insert(&mut self.role_holders, h, user);
+                }
+            }
+            GrantHolder::Group(group) => {
+                let (global, _, custom) = self.marks(&slot, None);
+                let slots = self
+                    .group_grants
+                    .get(&group)
+                    .map(|d| insert(&d.slots, slot.clone()))
+                    .unwrap_or_else(|| Arc::from(vec![slot]));
+                self.group_grants.insert(group, GroupDecider { slots });
+                if global {
+                    self.global_groups.insert(group);
+                }
+                if let Some(h) = custom {
+                    set_insert(&mut self.role_groups, h, group);
+                }
+            }
+        }
+    }
+
+    /// The compiled grants of a holder.
+    fn slots_of(&self, holder: GrantHolder) -> Option<&Arc<[Slot]>> {
+        match holder {
+            GrantHolder::User(u) => self.deciders.get(&u).map(|d| &d.slots),
+            GrantHolder::Group(g) => self.group_grants.get(&g).map(|d| &d.slots),
         }
     }
 
@@ -461,8 +655,9 @@ impl Model {
             scope: g.scope,
             target,
             id: g.id,
+            expires: Moment::expiry(g.expires_at),
             created_by: g.created_by,
-            created_at: g.created_at,
+            created_at: Moment::of(g.created_at),
             revision: g.revision,
         }
     }
@@ -500,44 +695,64 @@ impl Model {
     }
 
     fn remove_grant(&mut self, key: GrantKey) {
-        let GrantKey { user_id: user, id } = key;
-        let held = self
-            .deciders
-            .get(&user)
-            .is_some_and(|d| d.slots.binary_search_by(|s| s.id.cmp(&id)).is_ok());
-        if !held {
-            return;
-        }
-        self.grant_count -= 1;
-        let mut removed: Option<(Slot, Option<OrganizationId>, Arc<[Slot]>)> = None;
-        self.update_decider(user, |d| {
-            if let Ok(at) = d.slots.binary_search_by(|s| s.id.cmp(&id)) {
-                let mut v = d.slots.to_vec();
-                let old = v.remove(at);
-                d.slots = v.into();
-                removed = Some((old, d.home, d.slots.clone()));
-            }
-        });
-        let Some((old, home, rest)) = removed else {
+        let id = key.id;
+        let Some(slots) = self.slots_of(key.holder) else {
             return;
         };
+        let Ok(at) = slots.binary_search_by(|s| s.id.cmp(&id)) else {
+            return;
+        };
+        let mut rest = slots.to_vec();
+        let old = rest.remove(at);
+        let rest: Arc<[Slot]> = rest.into();
+        self.grant_count -= 1;
         if let Scope::Organization(o) = old.scope {
             set_remove(&mut self.org_level_grants, &o, &key);
         }
-        // Drop the side-index entries the removed grant alone justified.
-        let (global, org, custom) = self.marks(&old, home);
+        if !old.is_permanent() {
+            self.expiries.remove(&(old.expires, Expiring::Grant(key)));
+        }
         let still = |pred: &dyn Fn(&Slot) -> bool| rest.iter().any(pred);
-        if global && !still(&|s| s.scope == Scope::Global) {
-            self.global_holders.remove(&user);
-        }
-        if let Some(o) = org {
-            if !still(&|s| self.marks(s, home).1 == Some(o)) {
-                set_remove(&mut self.foreign_holders, &o, &user);
+        match key.holder {
+            GrantHolder::User(user) => {
+                let home = self.deciders.get(&user).and_then(|d| d.home);
+                self.update_decider(user, |d| d.slots = rest.clone());
+                // Drop the side-index entries the removed grant alone justified.
+                let (global, org, custom) = self.marks(&old, home);
+                if global && !still(&|s| s.scope == Scope::Global) {
+                    self.global_holders.remove(&user);
+                }
+                if let Some(o) = org {
+                    if !still(&|s| self.marks(s, home).1 == Some(o)) {
+                        set_remove(&mut self.foreign_holders, &o, &user);
+                    }
+                }
+                if let Some(h) = custom {
+                    if !still(&|s| s.target == SlotTarget::Role(h)) {
+                        set_remove(&mut self.role_holders, &h, &user);
+                    }
+                }
             }
-        }
-        if let Some(h) = custom {
-            if !still(&|s| s.target == SlotTarget::Role(h)) {
-                set_remove(&mut self.role_holders, &h, &user);
+            GrantHolder::Group(group) => {
+                let (global, _, custom) = self.marks(&old, None);
+                if rest.is_empty() {
+                    self.group_grants.remove(&group);
+                } else {
+                    self.group_grants.insert(
+                        group,
+                        GroupDecider {
+                            slots: rest.clone(),
+                        },
+                    );
+                }
+                if global && !still(&|s| s.scope == Scope::Global) {
+                    self.global_groups.remove(&group);
+                }
+                if let Some(h) = custom {
+                    if !still(&|s| s.target == SlotTarget::Role(h)) {
+                        set_remove(&mut self.role_groups, &h, &group);
+                    }
+                }
             }
         }
     }
@@ -549,36 +764,50 @@ impl Model {
             .key
             .organization_id
             .is_some();
-        let holders: Vec<UserId> = if custom {
-            self.role_holders
-                .get(&h)
-                .map(|s| s.iter().copied().collect())
-                .unwrap_or_default()
+        let holds = |slots: &[Slot]| slots.iter().any(|s| s.target == SlotTarget::Role(h));
+        let (holders, groups): (Vec<UserId>, Vec<GroupId>) = if custom {
+            (
+                set_items(&self.role_holders, &h),
+                set_items(&self.role_groups, &h),
+            )
         } else {
             // Built-in roles never change after `Model::new`; should one be
             // replaced anyway, find its holders the slow way.
-            self.deciders
-                .iter()
-                .filter(|(_, d)| d.slots.iter().any(|s| s.target == SlotTarget::Role(h)))
-                .map(|(u, _)| *u)
-                .collect()
+            (
+                self.deciders
+                    .iter()
+                    .filter(|(_, d)| holds(&d.slots))
+                    .map(|(u, _)| *u)
+                    .collect(),
+                self.group_grants
+                    .iter()
+                    .filter(|(_, d)| holds(&d.slots))
+                    .map(|(g, _)| *g)
+                    .collect(),
+            )
         };
         let bits = self.interned.roles[h as usize].set.low_word();
+        let recompiled = |slots: &[Slot]| -> Arc<[Slot]> {
+            slots
+                .iter()
+                .map(|s| {
+                    let mut s = s.clone();
+                    if s.target == SlotTarget::Role(h) {
+                        s.bits = bits;
+                    }
+                    s
+                })
+                .collect()
+        };
         for user in holders {
-            self.update_decider(user, |d| {
-                let v: Vec<Slot> = d
-                    .slots
-                    .iter()
-                    .map(|s| {
-                        let mut s = s.clone();
-                        if s.target == SlotTarget::Role(h) {
-                            s.bits = bits;
-                        }
-                        s
-                    })
-                    .collect();
-                d.slots = v.into();
-            });
+            self.update_decider(user, |d| d.slots = recompiled(&d.slots));
+        }
+        // A group's grants are compiled once for all its members: a role
+        // change costs O(grants of the groups holding it), not O(members).
+        for group in groups {
+            if let Some(d) = self.group_grants.get_mut(&group) {
+                d.slots = recompiled(&d.slots);
+            }
         }
     }
 
@@ -628,7 +857,9 @@ impl Model {
     /// Changes one user's decider (creating it; dropping it when it no
     /// longer says anything).
     fn update_decider(&mut self, user: UserId, f: impl FnOnce(&mut Decider)) {
-        let empty = |d: &Decider| d.state == UserState::Unknown && d.slots.is_empty();
+        let empty = |d: &Decider| {
+            d.state == UserState::Unknown && d.slots.is_empty() && d.groups.is_empty()
+        };
         match self.deciders.get_mut(&user) {
             Some(d) => {
                 f(d);
@@ -717,6 +948,14 @@ impl Model {
             .collect()
     }
 
+    /// Every user who could hold a grant through group `group` (its
+    /// members), in id order.
+    pub fn group_member_ids(&self, group: GroupId) -> impl Iterator<Item = UserId> + '_ {
+        self.group_members
+            .get(&group)
+            .into_iter()
+            .flat_map(|s| s.iter().copied())
+    }
     /// Users whose home is `org`, in id order.
     pub fn users_of(&self, org: OrganizationId) -> impl Iterator<Item = UserId> + '_ {
         self.users_by_org
@@ -807,24 +1046,35 @@ impl Model {
             .values()
             .filter(move |r| r.organization_id.is_none() || r.organization_id == Some(org))
     }
-    /// A grant of `user`.
-    pub fn grant(&self, user: UserId, id: GrantId) -> Option<Grant> {
-        let d = self.deciders.get(&user)?;
-        let at = d.slots.binary_search_by(|s| s.id.cmp(&id)).ok()?;
-        Some(d.slots[at].grant(user, &self.interned))
+    /// A grant of `holder` (a user or a group), expired or not.
+    pub fn grant(&self, holder: impl Into<GrantHolder>, id: GrantId) -> Option<Grant> {
+        let holder = holder.into();
+        let slots = self.slots_of(holder)?;
+        let at = slots.binary_search_by(|s| s.id.cmp(&id)).ok()?;
+        Some(slots[at].grant(holder, &self.interned))
     }
-    /// The grants of a user, in id order.
-    pub fn grants_of(&self, user: UserId) -> impl Iterator<Item = Grant> + '_ {
-        self.deciders
-            .get(&user)
+    /// The grants `holder` (a user or a group) holds itself, in id order,
+    /// expired ones (not yet removed) included. A user's grants through its
+    /// groups are [`Holder::grants`].
+    pub fn grants_of(&self, holder: impl Into<GrantHolder>) -> impl Iterator<Item = Grant> + '_ {
+        let holder = holder.into();
+        self.slots_of(holder)
             .into_iter()
-            .flat_map(move |d| d.slots.iter().map(move |s| s.grant(user, &self.interned)))
+            .flat_map(move |s| s.iter().map(move |s| s.grant(holder, &self.interned)))
     }
-    /// All grants, in no particular order.
+    /// All grants (of users and of groups), in no particular order.
     pub fn grants(&self) -> impl Iterator<Item = Grant> + '_ {
-        self.deciders
-            .iter()
-            .flat_map(move |(user, d)| d.slots.iter().map(move |s| s.grant(*user, &self.interned)))
+        let users = self.deciders.iter().flat_map(move |(user, d)| {
+            d.slots
+                .iter()
+                .map(move |s| s.grant(GrantHolder::User(*user), &self.interned))
+        });
+        let groups = self.group_grants.iter().flat_map(move |(group, d)| {
+            d.slots
+                .iter()
+                .map(move |s| s.grant(GrantHolder::Group(*group), &self.interned))
+        });
+        users.chain(groups)
     }
     /// Number of grants.
     pub fn grant_count(&self) -> usize {
@@ -836,27 +1086,125 @@ impl Model {
             .get(&org)
             .into_iter()
             .flat_map(|s| s.iter())
-            .filter_map(|k| self.grant(k.user_id, k.id))
+            .filter_map(|k| self.grant(k.holder, k.id))
     }
-    /// Grants whose scope is exactly `scope`, a scope inside `org`. Reads
-    /// only the grants of the users who can hold grants there (see
-    /// [`Model::candidate_holders`]).
+    /// Grants whose scope is exactly `scope`, a scope inside `org`: of the
+    /// users who can hold grants there (see [`Model::candidate_holders`])
+    /// and of `org`'s groups.
     pub fn grants_at(&self, org: OrganizationId, scope: Scope) -> Vec<Grant> {
-        self.candidate_holders(org, None)
-            .flat_map(|u| self.grants_of(u).filter(|g| g.scope == scope))
-            .collect()
+        let users = self
+            .candidate_holders(org, None)
+            .flat_map(|u| self.grants_of(u).filter(|g| g.scope == scope));
+        let groups = self
+            .groups_of_org(org)
+            .flat_map(|g| self.grants_of(g.id).filter(|g| g.scope == scope));
+        users.chain(groups).collect()
     }
-    /// Whether anybody holds a grant of custom role `key`.
+    /// Whether anybody (a user or a group) holds a grant of role `key`.
     pub fn role_is_granted(&self, key: &RoleKey) -> bool {
         let Some(h) = self.interned.role_handle.get(key) else {
             return false;
         };
         if key.organization_id.is_some() {
-            return self.role_holders.contains_key(h);
+            return self.role_holders.contains_key(h) || self.role_groups.contains_key(h);
         }
-        self.deciders
+        let holds = |slots: &[Slot]| slots.iter().any(|s| s.target == SlotTarget::Role(*h));
+        self.deciders.iter().any(|(_, d)| holds(&d.slots))
+            || self.group_grants.iter().any(|(_, d)| holds(&d.slots))
+    }
+    /// The users holding role `key` themselves, and the groups holding it.
+    pub fn role_grantees(&self, key: &RoleKey) -> (Vec<UserId>, Vec<GroupId>) {
+        let Some(h) = self.interned.role_handle.get(key) else {
+            return (Vec::new(), Vec::new());
+        };
+        let holds = |slots: &[Slot]| slots.iter().any(|s| s.target == SlotTarget::Role(*h));
+        if key.organization_id.is_some() {
+            return (
+                set_items(&self.role_holders, h),
+                set_items(&self.role_groups, h),
+            );
+        }
+        let mut users: Vec<UserId> = self
+            .deciders
             .iter()
-            .any(|(_, d)| d.slots.iter().any(|s| s.target == SlotTarget::Role(*h)))
+            .filter(|(_, d)| holds(&d.slots))
+            .map(|(u, _)| *u)
+            .collect();
+        let mut groups: Vec<GroupId> = self
+            .group_grants
+            .iter()
+            .filter(|(_, d)| holds(&d.slots))
+            .map(|(g, _)| *g)
+            .collect();
+        users.sort_unstable();
+        groups.sort_unstable();
+        (users, groups)
+    }
+    /// A group.
+    pub fn group(&self, id: GroupId) -> Option<&Arc<Group>> {
+        self.groups.get(&id)
+    }
+    /// The group of `org` named `name` (case-insensitively).
+    pub fn group_by_name(&self, org: OrganizationId, name: &str) -> Option<GroupId> {
+        self.group_by_name.get(&(org, name.to_lowercase())).copied()
+    }
+    /// The groups of an organization, in id order.
+    pub fn groups_of_org(&self, org: OrganizationId) -> impl Iterator<Item = &Arc<Group>> {
+        self.groups_by_org
+            .get(&org)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .filter_map(|id| self.groups.get(id))
+    }
+    /// All groups, in id order, from `after` (exclusive).
+    pub fn groups_after(&self, after: Option<GroupId>) -> impl Iterator<Item = &Arc<Group>> {
+        range_after(&self.groups, after)
+    }
+    /// Number of groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+    /// The members of a group, in user-id order (expired memberships not
+    /// yet removed included: see [`GroupMember::is_expired`]).
+    pub fn group_members(&self, group: GroupId) -> impl Iterator<Item = GroupMember> + '_ {
+        self.group_members
+            .get(&group)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .filter_map(move |u| self.group_member(group, *u))
+    }
+    /// Number of members of a group.
+    pub fn group_member_count(&self, group: GroupId) -> usize {
+        self.group_members.get(&group).map_or(0, |s| s.len())
+    }
+    /// A user's membership in a group.
+    pub fn group_member(&self, group: GroupId, user: UserId) -> Option<GroupMember> {
+        let d = self.deciders.get(&user)?;
+        let at = d.groups.binary_search_by(|m| m.group.cmp(&group)).ok()?;
+        Some(d.groups[at].member(user))
+    }
+    /// A user's group memberships, in group-id order (expired ones not yet
+    /// removed included).
+    pub fn memberships_of(&self, user: UserId) -> impl Iterator<Item = GroupMember> + '_ {
+        self.deciders
+            .get(&user)
+            .into_iter()
+            .flat_map(move |d| d.groups.iter().map(move |m| m.member(user)))
+    }
+    /// The grants and memberships that have expired at `now` and are still
+    /// stored (what the expiry sweeper removes), soonest first, at most
+    /// `limit`. Costs O(log n + what it returns).
+    pub fn expired(&self, now: Moment, limit: usize) -> Vec<Expiring> {
+        use std::ops::Bound;
+        self.expiries
+            .range((Bound::Unbounded, Bound::Included((now, Expiring::MAX))))
+            .take(limit)
+            .map(|(_, e)| *e)
+            .collect()
+    }
+    /// When the next stored grant or membership expires, if any does.
+    pub fn next_expiry(&self) -> Option<Moment> {
+        self.expiries.get_min().map(|(m, _)| *m)
     }
     /// An API key record.
     pub fn api_key(&self, id: ApiKeyId) -> Option<&Arc<ApiKey>> {
@@ -962,6 +1310,8 @@ impl Model {
                 home: d.home,
                 effective: state == UserState::Effective,
                 slots: &d.slots,
+                groups: &d.groups,
+                group_grants: &self.group_grants,
                 interned: &self.interned,
             }),
         }
@@ -992,20 +1342,25 @@ impl Model {
     }
 
     /// SPEC §2.1, evaluated here and nowhere else (the engine's checks and
-    /// the rules both call it): the first grant, in id order, through which
+    /// the rules both call it): the first grant counting at `now` (in the
+    /// order of [`Holder`]: the user's own, then its groups') through which
     /// `user` may do `permission` on `on`, or why not. The user must be
     /// active and not deleted, an account target must exist and be active,
-    /// and a grant must give the permission at a scope covering the target.
+    /// and a grant must give the permission at a scope covering the target;
+    /// when only an expired grant or membership would have, the reason is
+    /// [`DenyReason::Expired`].
     ///
     /// Cost: a hash probe for the user, one for the account, one for the
-    /// permission, then a scan of that user's compiled grants (a bit test
-    /// and a scope comparison each). No allocation, no lock, no role look-up.
+    /// permission, then a scan of that user's compiled grants and of each of
+    /// its groups' (a bit test and a scope comparison each, a probe per
+    /// group). No allocation, no lock, no role look-up.
     #[inline]
     pub fn evaluate(
         &self,
         user: UserId,
         permission: PermissionId,
         on: On,
+        now: Moment,
     ) -> Result<GrantRef<'_>, DenyReason> {
         // The three look-ups are independent: made before any of their
         // results is used, their cache misses overlap instead of queueing
@@ -1026,49 +1381,83 @@ impl Model {
             (On::Account(_), Some(_)) => return Err(DenyReason::AccountDisabled),
             (On::Account(_), None) => return Err(DenyReason::UnknownAccount),
         };
-        p.and_then(|p| h.first_grant(p, &target))
-            .ok_or(DenyReason::NoGrant)
+        match p.map(|p| h.first_grant(p, &target, now)) {
+            Some(Found::Live(g)) => Ok(g),
+            Some(Found::Expired) => Err(DenyReason::Expired),
+            Some(Found::Nothing) | None => Err(DenyReason::NoGrant),
+        }
     }
 
     /// [`Model::evaluate`] on a resolved target, without the reason.
     #[inline]
-    pub fn decide(&self, user: UserId, p: PermissionId, target: &Target) -> Option<GrantRef<'_>> {
+    pub fn decide(
+        &self,
+        user: UserId,
+        p: PermissionId,
+        target: &Target,
+        now: Moment,
+    ) -> Option<GrantRef<'_>> {
         let on = match *target {
             Target::Organization(o) => On::Organization(o),
             Target::Account(_, a) => On::Account(a),
         };
-        self.evaluate(user, p, on).ok()
+        self.evaluate(user, p, on, now).ok()
     }
 
-    /// Whether `user` holds `p` over the whole of `scope` (a grant with `p`
-    /// whose scope contains it). Used by the escalation guard.
-    pub fn holds_over(&self, user: UserId, p: PermissionId, scope: &Scope) -> bool {
+    /// Whether `user` holds `p` over the whole of `scope` at `now` (a grant
+    /// counting then, its own or a group's, with `p`, whose scope contains
+    /// it). Used by the escalation guard.
+    pub fn holds_over(&self, user: UserId, p: PermissionId, scope: &Scope, now: Moment) -> bool {
         let Some(h) = self.holder(user).filter(Holder::is_effective) else {
             return false;
         };
         let Some(pi) = self.permission_index(p) else {
             return false;
         };
-        h.first_grant_over(pi, scope, |a| self.account_org(a))
+        h.first_grant_over(pi, scope, now, |a| self.account_org(a))
             .is_some()
     }
 
     /// Whether `org` has an active user holding `grants:write` through a
-    /// grant on the organization itself (the lockout guard's invariant).
+    /// grant without expiry on the organization itself, its own or through
+    /// a membership without expiry in a group holding one (the lockout
+    /// guard's invariant, SPEC §2.5).
     pub fn has_org_admin(&self, org: OrganizationId) -> bool {
         let Some(gw) = self.permission_index(crate::catalogue::perms::grants_write()) else {
             return false;
         };
+        let admin_slot = |slots: &[Slot], id: GrantId| {
+            slots
+                .binary_search_by(|s| s.id.cmp(&id))
+                .is_ok_and(|at| slots[at].is_permanent() && slots[at].gives(gw, &self.interned))
+        };
         let ids = self.org_level_grants.get(&org);
-        ids.into_iter().flat_map(|s| s.iter()).any(|k| {
-            let Some(d) = self.deciders.get(&k.user_id) else {
-                return false;
-            };
-            d.state == UserState::Effective
-                && d.slots
-                    .binary_search_by(|s| s.id.cmp(&k.id))
-                    .is_ok_and(|at| d.slots[at].gives(gw, &self.interned))
-        })
+        ids.into_iter()
+            .flat_map(|s| s.iter())
+            .any(|k| match k.holder {
+                GrantHolder::User(u) => self
+                    .deciders
+                    .get(&u)
+                    .is_some_and(|d| d.state == UserState::Effective && admin_slot(&d.slots, k.id)),
+                GrantHolder::Group(g) => {
+                    self.group_grants
+                        .get(&g)
+                        .is_some_and(|d| admin_slot(&d.slots, k.id))
+                        && self
+                            .group_members
+                            .get(&g)
+                            .into_iter()
+                            .flat_map(|s| s.iter())
+                            .any(|u| {
+                                self.deciders.get(u).is_some_and(|d| {
+                                    d.state == UserState::Effective
+                                        && d.groups
+                                            .binary_search_by(|m| m.group.cmp(&g))
+                                            .is_ok_and(|at| d.groups[at].expires == Moment::NEVER)
+                                })
+                            })
+                }
+            })
     }
 
     /// Every user who could hold a grant covering something in `org`, in id
@@ -1085,9 +1474,15 @@ impl Model {
             .collect();
         if let Some(f) = self.foreign_holders.get(&org) {
             extra.extend(range_after_set(f, after).copied());
-            extra.sort_unstable();
-            extra.dedup();
         }
+        // Members of groups holding a `global` grant hold it too.
+        for g in &self.global_groups {
+            if let Some(members) = self.group_members.get(g) {
+                extra.extend(range_after_set(members, after).copied());
+            }
+        }
+        extra.sort_unstable();
+        extra.dedup();
         let own = self
             .users_by_org
             .get(&org)
@@ -1113,6 +1508,9 @@ pub enum DenyReason {
     AccountDisabled,
     /// No grant of the user gives the permission at a covering scope.
     NoGrant,
+    /// Only a grant or a group membership that has expired would have
+    /// allowed it.
+    Expired,
 }
 
 impl DenyReason {
@@ -1124,6 +1522,7 @@ impl DenyReason {
             Self::UnknownAccount => "unknown_account",
             Self::AccountDisabled => "account_disabled",
             Self::NoGrant => "no_grant",
+            Self::Expired => "expired",
         }
     }
 }

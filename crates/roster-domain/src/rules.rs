@@ -6,7 +6,7 @@
 
 use crate::actor::Actor;
 use crate::catalogue::perms;
-use crate::entity::{Grant, GrantTarget};
+use crate::entity::{Grant, GrantHolder, GrantTarget};
 use crate::error::DomainError;
 use crate::ids::*;
 use crate::model::Model;
@@ -14,12 +14,12 @@ use crate::scope::Scope;
 
 /// Whether `actor` can reach organization `org` at all: it is the actor's
 /// home, the actor holds a grant in it, or a global grant (SPEC §2.2).
-pub fn can_reach(model: &Model, actor: UserId, org: OrganizationId) -> bool {
-    let Some(h) = model.holder(actor).filter(|h| h.is_effective()) else {
+pub fn can_reach(model: &Model, actor: &Actor, org: OrganizationId) -> bool {
+    let Some(h) = model.holder(actor.user).filter(|h| h.is_effective()) else {
         return false;
     };
     h.home() == Some(org)
-        || h.grants().any(|g| match g.scope() {
+        || h.grants(actor.now()).any(|g| match g.scope() {
             Scope::Global => true,
             s => s.organization(|a| model.account_org(a)) == Some(org),
         })
@@ -28,7 +28,7 @@ pub fn can_reach(model: &Model, actor: UserId, org: OrganizationId) -> bool {
 /// Tenant isolation: `NotFound` (never `Forbidden`) when `org` is out of reach.
 pub fn reach(
     model: &Model,
-    actor: Option<UserId>,
+    actor: Option<&Actor>,
     org: OrganizationId,
     not_found: (&'static str, String),
 ) -> Result<(), DomainError> {
@@ -54,7 +54,7 @@ pub fn require(
 ) -> Result<(), DomainError> {
     let Some(a) = actor else { return Ok(()) };
     if let Some(org) = scope.organization(|acc| model.account_org(acc)) {
-        reach(model, Some(a.user), org, not_found)?;
+        reach(model, Some(a), org, not_found)?;
     }
     if a.holds(model, permission, scope) {
         Ok(())
@@ -80,21 +80,32 @@ pub fn code_of(model: &Model, p: PermissionId) -> String {
         .unwrap_or_else(|| p.to_string())
 }
 
-/// Escalation guard (SPEC §2.3): an actor may create or remove a grant of
-/// `target` at `scope` only if it holds `grants:write` over the scope and
-/// every permission the target hands out over the scope. Also the self guard
-/// (SPEC §2.4): nobody changes their own grants.
+/// Escalation guard (SPEC §2.3): an actor may create, change or remove a
+/// grant of `target` at `scope` only if it holds `grants:write` over the
+/// scope and every permission the target hands out over the scope. Also
+/// the self guard (SPEC §2.4): nobody changes their own grants, nor those
+/// of a group they are a member of (which are theirs too).
 pub fn guard_grant_change(
     model: &Model,
     actor: Option<&Actor>,
-    holder: UserId,
+    holder: GrantHolder,
     target: &GrantTarget,
     scope: &Scope,
 ) -> Result<(), DomainError> {
     let Some(a) = actor else { return Ok(()) };
-    if a.user == holder {
+    let own = match holder {
+        GrantHolder::User(u) => u == a.user,
+        GrantHolder::Group(g) => model.group_member(g, a.user).is_some(),
+    };
+    if own {
         return Err(DomainError::SelfChange {
-            message: "you cannot change your own roles, permissions or scopes".into(),
+            message: match holder {
+                GrantHolder::User(_) => "you cannot change your own roles, permissions or scopes",
+                GrantHolder::Group(_) => {
+                    "you cannot change the grants of a group you are a member of"
+                }
+            }
+            .into(),
         });
     }
     require(
@@ -102,8 +113,19 @@ pub fn guard_grant_change(
         actor,
         perms::grants_write(),
         scope,
-        ("user", holder.to_string()),
+        holder.describe(),
     )?;
+    guard_hand_out(model, a, target, scope)
+}
+
+/// The second half of the escalation guard: `actor` holds every
+/// permission `target` hands out, over `scope`.
+fn guard_hand_out(
+    model: &Model,
+    actor: &Actor,
+    target: &GrantTarget,
+    scope: &Scope,
+) -> Result<(), DomainError> {
     let handed_out = match target {
         GrantTarget::Permission(p) => vec![*p],
         GrantTarget::Role(k) => model
@@ -112,12 +134,42 @@ pub fn guard_grant_change(
             .unwrap_or_default(),
     };
     for p in handed_out {
-        if !holds_to_hand_out(model, a, p, scope) {
+        if !holds_to_hand_out(model, actor, p, scope) {
             return Err(DomainError::forbidden(format!(
                 "escalation guard: you do not hold `{}` over {scope}",
                 code_of(model, p)
             )));
         }
+    }
+    Ok(())
+}
+
+/// Escalation and self guards over a group membership (SPEC §2.3, §2.4):
+/// adding `user` to `group`, changing its membership or removing it gives
+/// or takes away every grant of the group, so `actor` must be able to make
+/// or remove each of them ([`guard_grant_change`]'s rules, grant by grant),
+/// and nobody changes their own memberships.
+pub fn guard_membership_change(
+    model: &Model,
+    actor: Option<&Actor>,
+    group: GroupId,
+    user: UserId,
+) -> Result<(), DomainError> {
+    let Some(a) = actor else { return Ok(()) };
+    if a.user == user {
+        return Err(DomainError::SelfChange {
+            message: "you cannot change your own group memberships".into(),
+        });
+    }
+    for g in model.grants_of(group) {
+        require(
+            model,
+            actor,
+            perms::grants_write(),
+            &g.scope,
+            ("group", group.to_string()),
+        )?;
+        guard_hand_out(model, a, &g.target, &g.scope)?;
     }
     Ok(())
 }
@@ -156,7 +208,11 @@ pub fn guard_power_over(
     user: UserId,
     doing: &str,
 ) -> Result<(), DomainError> {
-    for g in model.grants_of(user) {
+    let Some(h) = model.holder(user) else {
+        return Ok(());
+    };
+    for g in h.grants(actor.now()) {
+        let g = g.grant();
         for p in model.grant_permissions(&g) {
             if !holds_to_hand_out(model, actor, p, &g.scope) {
                 return Err(DomainError::forbidden(format!(
@@ -203,5 +259,7 @@ pub fn guard_scopes(
 /// Whether `actor` may see grant `g` (holds `grants:read` over its scope, or
 /// it is the actor's own).
 pub fn may_see_grant(model: &Model, actor: Option<&Actor>, g: &Grant) -> bool {
-    actor.is_none_or(|a| a.user == g.user_id || a.holds(model, perms::grants_read(), &g.scope))
+    actor.is_none_or(|a| {
+        g.holder == GrantHolder::User(a.user) || a.holds(model, perms::grants_read(), &g.scope)
+    })
 }

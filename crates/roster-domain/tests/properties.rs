@@ -311,8 +311,11 @@ fn world() -> World {
         let (grant_b, _) = ops::create_grant(
             d,
             user_b,
-            GrantSubject::Role(role("admin")),
-            Scope::Organization(org_b),
+            ops::NewGrant {
+                subject: GrantSubject::Role(role("admin")),
+                scope: Scope::Organization(org_b),
+                expires_at: None,
+            },
         )?;
         for (i, &acc) in acc_a.iter().enumerate() {
             ops::add_member(
@@ -413,8 +416,11 @@ fn give(w: &World, model: &Model, u: UserId, grants: &[(usize, usize)]) -> Model
             ops::create_grant(
                 d,
                 u,
-                subjects[s % subjects.len()].clone(),
-                scopes[sc % scopes.len()],
+                ops::NewGrant {
+                    subject: subjects[s % subjects.len()].clone(),
+                    scope: scopes[sc % scopes.len()],
+                    expires_at: None,
+                },
             )?;
         }
         Ok(())
@@ -452,9 +458,14 @@ fn handed_out(m: &Model, g: &Grant) -> Vec<PermissionId> {
 /// actor is an owner (`organizations:write`) over the scope, because owners
 /// have every permission and built-in roles cannot list custom ones.
 fn may_hand_out(m: &Model, actor: UserId, p: PermissionId, scope: &Scope) -> bool {
-    m.holds_over(actor, p, scope)
+    m.holds_over(actor, p, scope, Moment::of(now()))
         || (m.permission(p).is_some_and(|q| q.organization_id.is_some())
-            && m.holds_over(actor, perms::organizations_write(), scope))
+            && m.holds_over(
+                actor,
+                perms::organizations_write(),
+                scope,
+                Moment::of(now()),
+            ))
 }
 
 proptest! {
@@ -481,11 +492,11 @@ proptest! {
                     let scope = scopes[sc % scopes.len()];
                     let ctx = Context::user(actor, None, now());
                     let mut d = Draft::new(&base, &ctx);
-                    let res = ops::create_grant(&mut d, holder, subjects[s % subjects.len()].clone(), scope);
+                    let res = ops::create_grant(&mut d, holder, ops::NewGrant { subject: subjects[s % subjects.len()].clone(), scope, expires_at: None });
                     match res {
                         Ok((g, created)) => {
                             prop_assert_ne!(actor, holder, "self guard: changed own grants");
-                            prop_assert!(base.holds_over(actor, perms::grants_write(), &scope),
+                            prop_assert!(base.holds_over(actor, perms::grants_write(), &scope, Moment::of(now())),
                                 "granted at {} without grants:write there", scope);
                             for p in handed_out(&base, &g) {
                                 prop_assert!(may_hand_out(&base, actor, p, &scope),
@@ -518,10 +529,10 @@ proptest! {
                     let g = all[gi % all.len()].clone();
                     let ctx = Context::user(actor, None, now());
                     let mut d = Draft::new(&base, &ctx);
-                    match ops::delete_grant(&mut d, g.user_id, g.id) {
+                    match ops::delete_grant(&mut d, g.holder, g.id) {
                         Ok(()) => {
-                            prop_assert_ne!(actor, g.user_id, "self guard: removed own grant");
-                            prop_assert!(base.holds_over(actor, perms::grants_write(), &g.scope));
+                            prop_assert_ne!(GrantHolder::User(actor), g.holder, "self guard: removed own grant");
+                            prop_assert!(base.holds_over(actor, perms::grants_write(), &g.scope, Moment::of(now())));
                             for p in handed_out(&base, &g) {
                                 prop_assert!(may_hand_out(&base, actor, p, &g.scope),
                                     "escalation: took away {} at {} without holding it", rules::code_of(&base, p), g.scope);
@@ -582,7 +593,16 @@ fn escalation_examples() {
     let try_grant = |actor: UserId, subject: GrantSubject, scope: Scope| {
         let ctx = Context::user(actor, None, now());
         let mut d = Draft::new(&model, &ctx);
-        ops::create_grant(&mut d, target, subject, scope).map(|_| ())
+        ops::create_grant(
+            &mut d,
+            target,
+            ops::NewGrant {
+                subject,
+                scope,
+                expires_at: None,
+            },
+        )
+        .map(|_| ())
     };
     let forbidden = |r: Result<(), DomainError>| matches!(r, Err(DomainError::Forbidden { .. }));
     assert!(forbidden(try_grant(
@@ -625,8 +645,11 @@ fn escalation_examples() {
     assert!(ops::create_grant(
         &mut d,
         target,
-        GrantSubject::Permission(w.perm_a),
-        Scope::Organization(w.org_a)
+        ops::NewGrant {
+            subject: GrantSubject::Permission(w.perm_a),
+            scope: Scope::Organization(w.org_a),
+            expires_at: None
+        }
     )
     .is_ok());
     let ctx = Context::user(org_admin, None, now());
@@ -634,8 +657,11 @@ fn escalation_examples() {
     let own = ops::create_grant(
         &mut d,
         org_admin,
-        GrantSubject::Role(role("viewer")),
-        Scope::Account(w.acc_a[0]),
+        ops::NewGrant {
+            subject: GrantSubject::Role(role("viewer")),
+            scope: Scope::Account(w.acc_a[0]),
+            expires_at: None,
+        },
     );
     assert!(matches!(own, Err(DomainError::SelfChange { .. })));
 }
@@ -783,15 +809,21 @@ fn run_op(i: usize, d: &mut Draft<'_>, t: &Aim, a_user: UserId) -> Result<(), Do
         22 => ops::create_grant(
             d,
             t.user,
-            GrantSubject::Role(role("viewer")),
-            Scope::Account(t.account),
+            ops::NewGrant {
+                subject: GrantSubject::Role(role("viewer")),
+                scope: Scope::Account(t.account),
+                expires_at: None,
+            },
         )
         .map(drop),
         23 => ops::create_grant(
             d,
             a_user,
-            GrantSubject::Role(role("viewer")),
-            Scope::Account(t.account),
+            ops::NewGrant {
+                subject: GrantSubject::Role(role("viewer")),
+                scope: Scope::Account(t.account),
+                expires_at: None,
+            },
         )
         .map(drop),
         24 => ops::delete_grant(d, t.user, t.grant),
@@ -842,6 +874,6 @@ proptest! {
         prop_assert!(users.iter().all(|u| u.organization_id == w.org_a));
         prop_assert!(ops::list_permissions(&d).iter().all(|p| p.id != w.perm_b));
         prop_assert!(ops::list_api_keys(&d).iter().all(|k| k.id != w.key_b));
-        prop_assert!(!rules::can_reach(&model, actor, w.org_b));
+        prop_assert!(!rules::can_reach(&model, &Actor::user(actor), w.org_b));
     }
 }

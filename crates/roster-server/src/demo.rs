@@ -153,28 +153,40 @@ fn build(d: &mut Draft<'_>) -> Result<(), DomainError> {
     ops::create_grant(
         d,
         admin.id,
-        GrantSubject::Role(RoleId::parse("admin")?),
-        org_scope,
+        ops::NewGrant {
+            subject: GrantSubject::Role(RoleId::parse("admin")?),
+            scope: org_scope,
+            expires_at: None,
+        },
     )?;
     for p in [CRUX_PERMISSION_1, CRUX_PERMISSION_2] {
         ops::create_grant(
             d,
             admin.id,
-            GrantSubject::Permission(PermissionId(p)),
-            org_scope,
+            ops::NewGrant {
+                subject: GrantSubject::Permission(PermissionId(p)),
+                scope: org_scope,
+                expires_at: None,
+            },
         )?;
     }
     ops::create_grant(
         d,
         member.id,
-        GrantSubject::Role(RoleId::parse("account")?),
-        Scope::Account(AccountId(CLIENT_ACCOUNT)),
+        ops::NewGrant {
+            subject: GrantSubject::Role(RoleId::parse("account")?),
+            scope: Scope::Account(AccountId(CLIENT_ACCOUNT)),
+            expires_at: None,
+        },
     )?;
     ops::create_grant(
         d,
         crux.id,
-        GrantSubject::Role(RoleId::parse("viewer")?),
-        Scope::Account(AccountId(CLIENT_ACCOUNT)),
+        ops::NewGrant {
+            subject: GrantSubject::Role(RoleId::parse("viewer")?),
+            scope: Scope::Account(AccountId(CLIENT_ACCOUNT)),
+            expires_at: None,
+        },
     )?;
     for (key_id, secret, user, n) in [
         ("d3m0000000000001", ADMIN_TOKEN, admin.id, "demo admin"),

@@ -68,7 +68,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get, roles::update, roles::delete))
         .routes(routes!(grants::list, grants::create))
-        .routes(routes!(grants::delete))
+        .routes(routes!(grants::update, grants::delete))
         .routes(routes!(check::effective_permissions))
         .routes(routes!(check::check))
         .routes(routes!(check::batch))

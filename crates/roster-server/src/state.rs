@@ -188,6 +188,7 @@ impl AppState {
             at: to_micros(OffsetDateTime::now_utc()),
             actor_id: None,
             action: "auth.failed".into(),
+            reason: None,
             target_type: target_type.into(),
             target_id,
             organization_id: f.organization_id,

@@ -13,6 +13,7 @@ use crate::error::StoreError;
 use crate::table::accounts::Accounts;
 use crate::table::api_keys::ApiKeys;
 use crate::table::grants::Grants;
+use crate::table::groups::{self, GroupMembers, Groups};
 use crate::table::identity_providers::IdentityProviders;
 use crate::table::memberships::Memberships;
 use crate::table::organizations::Organizations;
@@ -160,6 +161,7 @@ fn numbered(events: &[&AuditEvent], seqs: Vec<i64>) -> Vec<AuditEvent> {
 #[derive(PartialEq, Eq, Hash)]
 enum Key<'a> {
     Id(Uuid),
+    Pair(Uuid, Uuid),
     Role(Option<OrganizationId>, &'a str),
 }
 
@@ -183,6 +185,10 @@ fn key(c: &Change) -> Key<'_> {
         Change::DeleteSigningKey(id) => Key::Id(id.0),
         Change::PutIdentityProvider(p) => Key::Id(p.id.0),
         Change::DeleteIdentityProvider(id) => Key::Id(id.0),
+        Change::PutGroup(g) => Key::Id(g.id.0),
+        Change::DeleteGroup(id) => Key::Id(id.0),
+        Change::PutGroupMember(m) => Key::Pair(m.group_id.0, m.user_id.0),
+        Change::DeleteGroupMember(k) => Key::Pair(k.group_id.0, k.user_id.0),
     }
 }
 
@@ -272,6 +278,14 @@ fn statement<'a, B: Backend>(run: &[&'a Change]) -> Result<QueryBuilder<'a, B>, 
         }
         Change::DeleteIdentityProvider(_) => {
             delete_by_id::<B, IdentityProviders>(&ids!(run, Change::DeleteIdentityProvider))
+        }
+        Change::PutGroup(_) => upsert::<B, Groups>(&collect!(run, Change::PutGroup)),
+        Change::DeleteGroup(_) => delete_by_id::<B, Groups>(&ids!(run, Change::DeleteGroup)),
+        Change::PutGroupMember(_) => {
+            upsert::<B, GroupMembers>(&collect!(run, Change::PutGroupMember))
+        }
+        Change::DeleteGroupMember(_) => {
+            groups::delete_members::<B>(&collect!(run, Change::DeleteGroupMember))
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::error::StoreError;
 use crate::table::accounts::Accounts;
 use crate::table::api_keys::ApiKeys;
 use crate::table::grants::Grants;
+use crate::table::groups::{GroupMembers, Groups};
 use crate::table::identity_providers::IdentityProviders;
 use crate::table::memberships::Memberships;
 use crate::table::organizations::Organizations;
@@ -46,7 +47,7 @@ fn entities<T: Table<Read = Change>, R: Cols>() -> Entities<R> {
 
 /// Every entity table, in an order that keeps references resolvable (the
 /// model does not require it, but it reads naturally).
-pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 10] {
+pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 12] {
     [
         entities::<Organizations, R>(),
         entities::<Accounts, R>(),
@@ -54,6 +55,8 @@ pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 10] {
         entities::<Memberships, R>(),
         entities::<Permissions, R>(),
         entities::<Roles, R>(),
+        entities::<Groups, R>(),
+        entities::<GroupMembers, R>(),
         entities::<Grants, R>(),
         entities::<ApiKeys, R>(),
         entities::<SigningKeys, R>(),

@@ -12,6 +12,7 @@ pub(crate) mod api_keys;
 pub(crate) mod audit_events;
 pub(crate) mod changes;
 pub(crate) mod grants;
+pub(crate) mod groups;
 pub(crate) mod identity_providers;
 pub(crate) mod memberships;
 pub(crate) mod meta;

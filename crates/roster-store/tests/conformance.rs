@@ -140,9 +140,10 @@ fn role(org: OrganizationId, id: &str, perms: &[PermissionId], rev: Revision) ->
 fn grant(user: UserId, target: GrantTarget, scope: Scope, rev: Revision) -> Grant {
     Grant {
         id: GrantId::new(),
-        user_id: user,
+        holder: user.into(),
         target,
         scope,
+        expires_at: None,
         created_at: now(),
         created_by: None,
         revision: rev,
@@ -240,6 +241,7 @@ fn event(rev: Revision, action: &str, target: &str, org: Option<OrganizationId>)
         after: Some(serde_json::json!({"target": target, "n": [1, 2.5, null], "ok": true})),
         request_id: Some(format!("req-{rev}")),
         revision: rev,
+        reason: None,
     }
 }
 

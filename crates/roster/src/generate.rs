@@ -238,9 +238,10 @@ pub async fn run(store: &dyn Store, spec: &Spec) -> anyhow::Result<serde_json::V
                 loader
                     .push(Change::PutGrant(Grant {
                         id: GrantId(rng.uuid()),
-                        user_id: id,
+                        holder: id.into(),
                         target,
                         scope,
+                        expires_at: None,
                         created_at: now,
                         created_by: None,
                         revision: loader.revision + 1,

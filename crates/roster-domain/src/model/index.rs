@@ -24,8 +24,8 @@
 //! data set.
 
 use super::flat::FlatMap;
-use crate::entity::{Grant, GrantTarget, RoleKey};
-use crate::ids::{GrantId, OrganizationId, PermissionId, Revision, UserId};
+use crate::entity::{Grant, GrantHolder, GrantTarget, GroupMember, RoleKey};
+use crate::ids::{GrantId, GroupId, OrganizationId, PermissionId, Revision, UserId};
 use crate::scope::{Scope, Target};
 use crate::RoleId;
 use std::sync::Arc;
@@ -35,6 +35,49 @@ use time::OffsetDateTime;
 /// an index stays valid for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PermIndex(pub(crate) u32);
+
+/// An instant as decisions compare it: microseconds since the Unix epoch
+/// (the precision both stores keep). Expiry is `expires <= now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Moment(pub(crate) i64);
+
+impl Moment {
+    /// What "never expires" is stored as.
+    pub(crate) const NEVER: Self = Self(i64::MAX);
+
+    /// The instant `t`.
+    #[inline]
+    pub fn of(t: OffsetDateTime) -> Self {
+        Self((t.unix_timestamp_nanos() / 1_000) as i64)
+    }
+
+    /// The current instant.
+    pub fn now() -> Self {
+        Self::of(OffsetDateTime::now_utc())
+    }
+
+    /// An optional expiry (`None`: never).
+    pub(crate) fn expiry(t: Option<OffsetDateTime>) -> Self {
+        t.map_or(Self::NEVER, Self::of)
+    }
+
+    /// The expiry as a time (`None` for never).
+    pub(crate) fn to_expiry(self) -> Option<OffsetDateTime> {
+        (self != Self::NEVER).then(|| self.to_time())
+    }
+
+    /// As a time.
+    pub(crate) fn to_time(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// Whether something expiring at `self` still counts at `now`.
+    #[inline]
+    pub(crate) fn live_at(self, now: Moment) -> bool {
+        self.0 > now.0
+    }
+}
 
 /// A set of permission indices: one machine word for the first 64 interned
 /// permissions (the built-ins and the first custom ones), a shared word array
@@ -120,8 +163,8 @@ pub(crate) enum SlotTarget {
 }
 
 /// One grant, compiled for decisions. It is also the only copy of the grant
-/// the model keeps (96 bytes, inline in its holder's slot array): the
-/// [`Grant`] entity is rebuilt from it when asked for.
+/// the model keeps (96 bytes, inline in its holder's slot array: a user's
+/// or a group's): the [`Grant`] entity is rebuilt from it when asked for.
 #[derive(Clone, Debug)]
 pub(crate) struct Slot {
     /// The permissions with index < 64 the grant hands out (resolved
@@ -133,11 +176,13 @@ pub(crate) struct Slot {
     pub(crate) target: SlotTarget,
     /// The grant's id.
     pub(crate) id: GrantId,
+    /// When it expires ([`Moment::NEVER`]: never).
+    pub(crate) expires: Moment,
     /// Who granted it.
     pub(crate) created_by: Option<UserId>,
     /// When.
-    pub(crate) created_at: OffsetDateTime,
-    /// The revision that created it.
+    pub(crate) created_at: Moment,
+    /// The revision of its last change.
     pub(crate) revision: Revision,
 }
 
@@ -166,23 +211,83 @@ impl Slot {
         }
     }
 
+    /// Whether the grant still counts at `now`.
+    #[inline]
+    pub(crate) fn live_at(&self, now: Moment) -> bool {
+        self.expires.live_at(now)
+    }
+
+    /// Whether the grant has no expiry (the lockout guard counts only these).
+    pub(crate) fn is_permanent(&self) -> bool {
+        self.expires == Moment::NEVER
+    }
+
     /// The grant entity this slot stores. Handles only come from
     /// interning and interned rows are never removed, so both look-ups hit.
-    pub(crate) fn grant(&self, user: UserId, interned: &Interned) -> Grant {
+    pub(crate) fn grant(&self, holder: GrantHolder, interned: &Interned) -> Grant {
         let target = match self.target {
             SlotTarget::Role(h) => GrantTarget::Role(interned.roles[h as usize].key.clone()),
             SlotTarget::Permission(i) => GrantTarget::Permission(interned.perm_ids[i.0 as usize]),
         };
         Grant {
             id: self.id,
-            user_id: user,
+            holder,
             target,
             scope: self.scope,
-            created_at: self.created_at,
+            expires_at: self.expires.to_expiry(),
+            created_at: self.created_at.to_time(),
             created_by: self.created_by,
             revision: self.revision,
         }
     }
+}
+
+/// One of a user's group memberships, as the user's decider keeps it (the
+/// membership's only copy: the [`GroupMember`] entity is rebuilt from it).
+#[derive(Clone, Debug)]
+pub(crate) struct MemberSlot {
+    /// The group.
+    pub(crate) group: GroupId,
+    /// When the membership expires ([`Moment::NEVER`]: never).
+    pub(crate) expires: Moment,
+    /// When it was made.
+    pub(crate) created_at: Moment,
+    /// Who made it.
+    pub(crate) created_by: Option<UserId>,
+    /// The revision of its last change.
+    pub(crate) revision: Revision,
+}
+
+impl MemberSlot {
+    /// Compiles a membership.
+    pub(crate) fn of(m: &GroupMember) -> Self {
+        Self {
+            group: m.group_id,
+            expires: Moment::expiry(m.expires_at),
+            created_at: Moment::of(m.created_at),
+            created_by: m.created_by,
+            revision: m.revision,
+        }
+    }
+
+    /// The membership entity of `user`.
+    pub(crate) fn member(&self, user: UserId) -> GroupMember {
+        GroupMember {
+            group_id: self.group,
+            user_id: user,
+            expires_at: self.expires.to_expiry(),
+            created_at: self.created_at.to_time(),
+            created_by: self.created_by,
+            revision: self.revision,
+        }
+    }
+}
+
+/// A group as decisions see it: its organization and its grants, compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupDecider {
+    /// The group's grants, compiled, in grant-id order.
+    pub(crate) slots: Arc<[Slot]>,
 }
 
 /// Whether a user can be allowed anything.
@@ -204,15 +309,17 @@ pub(crate) struct Decider {
     pub(crate) state: UserState,
     /// The user's home organization (when known).
     pub(crate) home: Option<OrganizationId>,
-    /// The user's grants, compiled, in grant-id order.
+    /// The user's own grants, compiled, in grant-id order.
     pub(crate) slots: Arc<[Slot]>,
+    /// The user's group memberships, in group-id order.
+    pub(crate) groups: Arc<[MemberSlot]>,
 }
 
-/// One of a user's grants, borrowed from a model snapshot: what a decision
-/// names without building the grant entity.
+/// One grant a user holds (its own or a group's), borrowed from a model
+/// snapshot: what a decision names without building the grant entity.
 #[derive(Clone, Copy, Debug)]
 pub struct GrantRef<'m> {
-    pub(crate) user: UserId,
+    pub(crate) holder: GrantHolder,
     pub(crate) slot: &'m Slot,
     pub(crate) interned: &'m Interned,
 }
@@ -226,31 +333,63 @@ impl<'m> GrantRef<'m> {
     pub fn scope(&self) -> Scope {
         self.slot.scope
     }
+    /// Who holds the grant: the user itself, or a group it is a member of.
+    pub fn holder(&self) -> GrantHolder {
+        self.holder
+    }
+    /// The group the user holds the grant through, if any.
+    pub fn group(&self) -> Option<GroupId> {
+        self.holder.group()
+    }
     /// The role, when the grant is of a role.
     pub fn role_id(&self) -> Option<&'m RoleId> {
         self.slot.role_key(self.interned).map(|k| &k.id)
     }
+    /// Whether the grant hands out `p`.
+    #[inline]
+    pub fn gives(&self, p: PermIndex) -> bool {
+        self.slot.gives(p, self.interned)
+    }
     /// The grant entity.
     pub fn grant(&self) -> Grant {
-        self.slot.grant(self.user, self.interned)
+        self.slot.grant(self.holder, self.interned)
     }
 }
 
 impl PartialEq for GrantRef<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.user == other.user && self.slot.id == other.slot.id
+        self.holder == other.holder && self.slot.id == other.slot.id
     }
 }
 
 impl Eq for GrantRef<'_> {}
 
+/// What a search of a user's grants found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found<'m> {
+    /// The first live grant that matches.
+    Live(GrantRef<'m>),
+    /// None live; an expired one (grant or membership) would have matched.
+    Expired,
+    /// None at all.
+    Nothing,
+}
+
 /// A user, as the decision index sees it: borrowed from a model snapshot.
+///
+/// The grants a user holds are its own (in grant-id order), then those of
+/// each group it is a member of (in group-id order, each group's in
+/// grant-id order): "the first grant" of a decision is the first in that
+/// order. A grant or a membership counts at instant `now` when it has not
+/// expired by then.
 #[derive(Clone, Copy, Debug)]
 pub struct Holder<'m> {
     pub(crate) user: UserId,
     pub(crate) home: Option<OrganizationId>,
     pub(crate) effective: bool,
     pub(crate) slots: &'m [Slot],
+    pub(crate) groups: &'m [MemberSlot],
+    pub(crate) group_grants: &'m FlatMap<GroupId, GroupDecider>,
     pub(crate) interned: &'m Interned,
 }
 
@@ -267,56 +406,118 @@ impl<'m> Holder<'m> {
         self.home
     }
 
-    fn at(&self, slot: &'m Slot) -> GrantRef<'m> {
+    /// The groups the user is a member of at `now`, in id order.
+    pub fn groups_at(&self, now: Moment) -> impl Iterator<Item = GroupId> + 'm {
+        self.groups
+            .iter()
+            .filter(move |m| m.expires.live_at(now))
+            .map(|m| m.group)
+    }
+
+    /// The first grant, in the holder's order, satisfying `pred` among
+    /// those counting at `now`; else whether an expired one would have.
+    #[inline]
+    pub(crate) fn find(&self, now: Moment, pred: impl Fn(&Slot) -> bool) -> Found<'m> {
+        let mut expired = false;
+        let own = GrantHolder::User(self.user);
+        for s in self.slots {
+            if pred(s) {
+                if s.live_at(now) {
+                    return Found::Live(self.at(own, s));
+                }
+                expired = true;
+            }
+        }
+        for m in self.groups {
+            let Some(g) = self.group_grants.get(&m.group) else {
+                continue;
+            };
+            let member_live = m.expires.live_at(now);
+            for s in g.slots.iter() {
+                if pred(s) {
+                    if member_live && s.live_at(now) {
+                        return Found::Live(self.at(GrantHolder::Group(m.group), s));
+                    }
+                    expired = true;
+                }
+            }
+        }
+        if expired {
+            Found::Expired
+        } else {
+            Found::Nothing
+        }
+    }
+
+    fn at(&self, holder: GrantHolder, slot: &'m Slot) -> GrantRef<'m> {
         GrantRef {
-            user: self.user,
+            holder,
             slot,
             interned: self.interned,
         }
     }
 
-    /// The first grant (in id order) that gives permission `p` at a scope
-    /// covering `target`. Does not look at the user's or the account's
+    /// The first grant (in the holder's order) counting at `now` that gives
+    /// permission `p` at a scope covering `target`, or whether only an
+    /// expired one would have. Does not look at the user's or the account's
     /// status: the caller does.
     #[inline]
-    pub fn first_grant(&self, p: PermIndex, target: &Target) -> Option<GrantRef<'m>> {
-        self.slots
-            .iter()
-            .find(|s| s.gives(p, self.interned) && s.scope.covers(target))
-            .map(|s| self.at(s))
+    pub fn first_grant(&self, p: PermIndex, target: &Target, now: Moment) -> Found<'m> {
+        self.find(now, |s| s.gives(p, self.interned) && s.scope.covers(target))
     }
 
-    /// The first grant (in id order) that gives `p` at a scope containing
-    /// all of `scope`. `org_of` resolves an account's organization.
+    /// The first grant counting at `now` that gives `p` at a scope
+    /// containing all of `scope`. `org_of` resolves an account's
+    /// organization.
     pub fn first_grant_over(
         &self,
         p: PermIndex,
         scope: &Scope,
+        now: Moment,
         org_of: impl Fn(crate::AccountId) -> Option<OrganizationId>,
     ) -> Option<GrantRef<'m>> {
-        self.slots
-            .iter()
-            .find(|s| s.gives(p, self.interned) && s.scope.contains(scope, &org_of))
-            .map(|s| self.at(s))
+        match self.find(now, |s| {
+            s.gives(p, self.interned) && s.scope.contains(scope, &org_of)
+        }) {
+            Found::Live(g) => Some(g),
+            Found::Expired | Found::Nothing => None,
+        }
     }
 
-    /// The scopes at which the user holds `p`, in grant-id order.
-    pub fn scopes_with(&self, p: PermIndex) -> impl Iterator<Item = Scope> + 'm {
+    /// The scopes at which the user holds `p` at `now`, in the holder's order.
+    pub fn scopes_with(&self, p: PermIndex, now: Moment) -> impl Iterator<Item = Scope> + 'm {
         let interned = self.interned;
-        self.slots
-            .iter()
-            .filter(move |s| s.gives(p, interned))
-            .map(|s| s.scope)
+        self.grants(now)
+            .filter(move |g| g.slot.gives(p, interned))
+            .map(|g| g.slot.scope)
     }
 
-    /// The user's grants in id order.
-    pub fn grants(&self) -> impl Iterator<Item = GrantRef<'m>> + 'm {
-        let (user, interned) = (self.user, self.interned);
-        self.slots.iter().map(move |slot| GrantRef {
-            user,
+    /// The grants counting at `now`, own and through groups, in the
+    /// holder's order.
+    pub fn grants(&self, now: Moment) -> impl Iterator<Item = GrantRef<'m>> + 'm {
+        let (user, interned, group_grants) = (self.user, self.interned, self.group_grants);
+        let own = self.slots.iter().map(move |slot| GrantRef {
+            holder: GrantHolder::User(user),
             slot,
             interned,
-        })
+        });
+        let through_groups = self
+            .groups
+            .iter()
+            .filter(move |m| m.expires.live_at(now))
+            .flat_map(move |m| {
+                group_grants
+                    .get(&m.group)
+                    .into_iter()
+                    .flat_map(move |g| g.slots.iter())
+                    .map(move |slot| GrantRef {
+                        holder: GrantHolder::Group(m.group),
+                        slot,
+                        interned,
+                    })
+            });
+        own.chain(through_groups)
+            .filter(move |g| g.slot.live_at(now))
     }
 }
 

@@ -49,7 +49,7 @@ impl<'m> Asker<'m> {
         let mut reach = Vec::new();
         if let Some(h) = model.holder(actor.user).filter(|h| h.is_effective()) {
             reach.extend(h.home());
-            for g in h.grants() {
+            for g in h.grants(actor.now()) {
                 match g.scope() {
                     Scope::Global => everywhere = true,
                     s => reach.extend(s.organization(|a| model.account_org(a))),

@@ -4,15 +4,17 @@
 //! compositions of the same two primitives.
 
 use crate::catalogue::perms;
-use crate::draft::{snapshot, AuditDraft, Draft};
-use crate::entity::{Grant, GrantTarget, Membership, RoleKey, User};
+use crate::draft::{snapshot, to_micros, AuditDraft, Draft};
+use crate::entity::{Grant, GrantHolder, GrantTarget, Membership, RoleKey, User};
 use crate::error::DomainError;
-use crate::ids::{AccountId, GrantId, MembershipId, PermissionId, UserId};
+use crate::ids::{AccountId, GrantId, MembershipId, OrganizationId, PermissionId, UserId};
 use crate::model::Change;
+use crate::ops::Precondition;
 use crate::rules;
 use crate::scope::Scope;
 use crate::values::RoleId;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 /// What to grant, as a client names it.
 #[derive(Clone, Debug)]
@@ -23,34 +25,39 @@ pub enum GrantSubject {
     Permission(PermissionId),
 }
 
-/// Resolves a grant subject for `holder`, naming `field` on failure.
+/// Resolves a grant subject for a holder of organization `org` (a role:
+/// built-in or `org`'s; a permission: built-in or `org`'s), naming `field`
+/// on failure.
 pub fn resolve_subject(
     d: &Draft<'_>,
-    holder: &User,
+    org: OrganizationId,
     subject: &GrantSubject,
     field: &str,
 ) -> Result<GrantTarget, DomainError> {
     let m = d.model();
     match subject {
         GrantSubject::Role(id) => m
-            .resolve_role(Some(holder.organization_id), id)
+            .resolve_role(Some(org), id)
             .map(|r| GrantTarget::Role(r.key()))
             .ok_or_else(|| DomainError::invalid(field, format!("unknown role `{id}`"))),
         GrantSubject::Permission(p) => m
             .permission(*p)
-            .filter(|q| {
-                q.organization_id.is_none() || q.organization_id == Some(holder.organization_id)
-            })
+            .filter(|q| q.organization_id.is_none_or(|o| o == org))
             .map(|q| GrantTarget::Permission(q.id))
             .ok_or_else(|| DomainError::invalid(field, format!("unknown permission `{p}`"))),
     }
 }
 
-/// Checks that a scope exists and lies in the holder's organization (only
-/// `global` crosses organizations). Unreachable accounts are 404.
-pub fn validate_scope(d: &Draft<'_>, holder: &User, scope: &Scope) -> Result<(), DomainError> {
+/// Checks that a scope exists and lies in organization `org`, the
+/// holder's (only `global` crosses organizations). Unreachable accounts
+/// are 404.
+pub fn validate_scope(
+    d: &Draft<'_>,
+    org: OrganizationId,
+    scope: &Scope,
+) -> Result<(), DomainError> {
     let m = d.model();
-    let org = match *scope {
+    let in_org = match *scope {
         Scope::Global => return Ok(()),
         Scope::Organization(o) | Scope::Accounts(o) => {
             if m.organization(o).is_none() {
@@ -67,133 +74,240 @@ pub fn validate_scope(d: &Draft<'_>, holder: &User, scope: &Scope) -> Result<(),
             o
         }
     };
-    if org != holder.organization_id {
-        return Err(DomainError::invalid("scope.id", "only `global` grants cross organizations; the scope must be in the user's organization"));
+    if in_org != org {
+        return Err(DomainError::invalid(
+            "scope.id",
+            "only `global` grants cross organizations; the scope must be in the holder's organization",
+        ));
     }
     Ok(())
 }
 
-/// Adds a grant unless an identical one exists. Returns the grant and
-/// whether it was created.
-pub fn ensure_grant(
+/// Checks an expiry a client sets: in the future (SPEC §1), cut to the
+/// stores' precision.
+pub fn validate_expiry(
+    d: &Draft<'_>,
+    expires_at: Option<OffsetDateTime>,
+    field: &str,
+) -> Result<Option<OffsetDateTime>, DomainError> {
+    match expires_at {
+        Some(t) if t <= d.now() => Err(DomainError::invalid(field, "must be in the future")),
+        Some(t) => Ok(Some(to_micros(t))),
+        None => Ok(None),
+    }
+}
+
+/// The organization of a grant holder the actor may address: a live user
+/// or a group, in reach (else `404`).
+pub fn holder_org(d: &Draft<'_>, holder: GrantHolder) -> Result<OrganizationId, DomainError> {
+    match holder {
+        GrantHolder::User(u) => crate::ops::live_user(d, u).map(|u| u.organization_id),
+        GrantHolder::Group(g) => crate::ops::live_group(d, g).map(|g| g.organization_id),
+    }
+}
+
+/// The organization and account a grant's audit entry names.
+fn grant_audit_place(d: &Draft<'_>, g: &Grant) -> (Option<OrganizationId>, Option<AccountId>) {
+    let m = d.model();
+    let holder_org = match g.holder {
+        GrantHolder::User(u) => m.user(u).map(|u| u.organization_id),
+        GrantHolder::Group(x) => m.group(x).map(|x| x.organization_id),
+    };
+    let org = g.scope.organization(|a| m.account_org(a)).or(holder_org);
+    let account = match g.scope {
+        Scope::Account(a) => Some(a),
+        _ => None,
+    };
+    (org, account)
+}
+
+/// Records a grant's change with its audit entry (`action`).
+fn record_grant(
     d: &mut Draft<'_>,
-    holder: &User,
+    action: &'static str,
+    before: Option<&Grant>,
+    after: Option<&Grant>,
+) {
+    let Some(g) = after.or(before) else { return };
+    let (org, account) = grant_audit_place(d, g);
+    let change = match after {
+        Some(a) => Change::PutGrant(a.clone()),
+        None => Change::DeleteGrant(g.key()),
+    };
+    d.record(
+        change,
+        org,
+        AuditDraft {
+            action,
+            target_type: "grant",
+            target_id: g.id.to_string(),
+            organization_id: org,
+            account_id: account,
+            before: before.and_then(snapshot),
+            after: after.and_then(snapshot),
+        },
+    );
+}
+
+/// Gives `holder` (of organization `org`) `target` at `scope` unless it
+/// holds exactly that already (then that grant is returned, unchanged).
+/// Returns the grant and whether it was created. The escalation and self
+/// guards apply.
+pub fn put_grant(
+    d: &mut Draft<'_>,
+    holder: GrantHolder,
     target: GrantTarget,
     scope: Scope,
+    expires_at: Option<OffsetDateTime>,
 ) -> Result<(Grant, bool), DomainError> {
-    rules::guard_grant_change(d.model(), d.actor(), holder.id, &target, &scope)?;
+    rules::guard_grant_change(d.model(), d.actor(), holder, &target, &scope)?;
     if let Some(g) = d
         .model()
-        .grants_of(holder.id)
+        .grants_of(holder)
         .find(|g| g.target == target && g.scope == scope)
     {
         return Ok((g, false));
     }
     let g = Grant {
         id: GrantId::new(),
-        user_id: holder.id,
+        holder,
         target,
         scope,
+        expires_at,
         created_at: d.now(),
         created_by: d.actor_id(),
         revision: d.revision(),
     };
-    let org = scope
-        .organization(|a| d.model().account_org(a))
-        .or(Some(holder.organization_id));
-    let account = match scope {
-        Scope::Account(a) => Some(a),
-        _ => None,
-    };
-    d.record(
-        Change::PutGrant(g.clone()),
-        org,
-        AuditDraft {
-            action: "grant.create",
-            target_type: "grant",
-            target_id: g.id.to_string(),
-            organization_id: org,
-            account_id: account,
-            before: None,
-            after: snapshot(&g),
-        },
-    );
+    record_grant(d, "grant.create", None, Some(&g));
     Ok((g, true))
+}
+
+/// Gives user `holder` `target` at `scope`, without expiry, unless it holds
+/// exactly that already (the dialects' primitive).
+pub fn ensure_grant(
+    d: &mut Draft<'_>,
+    holder: &User,
+    target: GrantTarget,
+    scope: Scope,
+) -> Result<(Grant, bool), DomainError> {
+    put_grant(d, GrantHolder::User(holder.id), target, scope, None)
 }
 
 /// Removes a grant (guards apply).
 pub fn remove_grant(d: &mut Draft<'_>, g: &Grant) -> Result<(), DomainError> {
-    rules::guard_grant_change(d.model(), d.actor(), g.user_id, &g.target, &g.scope)?;
-    let holder_org = d.model().user(g.user_id).map(|u| u.organization_id);
-    let org = g
-        .scope
-        .organization(|a| d.model().account_org(a))
-        .or(holder_org);
-    let account = match g.scope {
-        Scope::Account(a) => Some(a),
-        _ => None,
-    };
-    d.record(
-        Change::DeleteGrant(g.key()),
-        org,
-        AuditDraft {
-            action: "grant.delete",
-            target_type: "grant",
-            target_id: g.id.to_string(),
-            organization_id: org,
-            account_id: account,
-            before: snapshot(g),
-            after: None,
-        },
-    );
+    rules::guard_grant_change(d.model(), d.actor(), g.holder, &g.target, &g.scope)?;
+    record_grant(d, "grant.delete", Some(g), None);
     Ok(())
 }
 
-/// Native `POST /v1/users/{id}/grants`.
+/// Removes a grant that has expired (the expiry sweeper, as the system:
+/// `grant.expire`).
+pub fn expire_grant(d: &mut Draft<'_>, g: &Grant) {
+    record_grant(d, "grant.expire", Some(g), None);
+}
+
+/// A new grant as a client asks for it.
+#[derive(Clone, Debug)]
+pub struct NewGrant {
+    /// What.
+    pub subject: GrantSubject,
+    /// Where.
+    pub scope: Scope,
+    /// Until when (`None`: until removed).
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Native `POST /v1/users/{id}/grants` and `POST /v1/groups/{id}/grants`.
 pub fn create_grant(
     d: &mut Draft<'_>,
-    user: UserId,
-    subject: GrantSubject,
-    scope: Scope,
+    holder: impl Into<GrantHolder>,
+    new: NewGrant,
 ) -> Result<(Grant, bool), DomainError> {
-    let holder = crate::ops::live_user(d, user)?;
-    let field = match subject {
+    let holder = holder.into();
+    let org = holder_org(d, holder)?;
+    let field = match new.subject {
         GrantSubject::Role(_) => "role_id",
         GrantSubject::Permission(_) => "permission_id",
     };
-    let target = resolve_subject(d, &holder, &subject, field)?;
-    validate_scope(d, &holder, &scope)?;
-    ensure_grant(d, &holder, target, scope)
+    let target = resolve_subject(d, org, &new.subject, field)?;
+    validate_scope(d, org, &new.scope)?;
+    let expires_at = validate_expiry(d, new.expires_at, "expires_at")?;
+    put_grant(d, holder, target, new.scope, expires_at)
 }
 
-/// Native `DELETE /v1/users/{id}/grants/{grant_id}`.
-pub fn delete_grant(d: &mut Draft<'_>, user: UserId, grant: GrantId) -> Result<(), DomainError> {
-    let holder = crate::ops::live_user(d, user)?;
-    let g = d
-        .model()
-        .grant(holder.id, grant)
-        .ok_or_else(|| DomainError::not_found("grant", grant))?;
+/// The grant `id` of `holder`, addressed by a client (`404` when either
+/// is unknown or out of reach).
+fn addressed_grant(d: &Draft<'_>, holder: GrantHolder, id: GrantId) -> Result<Grant, DomainError> {
+    holder_org(d, holder)?;
+    d.model()
+        .grant(holder, id)
+        .ok_or_else(|| DomainError::not_found("grant", id))
+}
+
+/// Native `DELETE /v1/users/{id}/grants/{grant_id}` and the group's.
+pub fn delete_grant(
+    d: &mut Draft<'_>,
+    holder: impl Into<GrantHolder>,
+    grant: GrantId,
+) -> Result<(), DomainError> {
+    let g = addressed_grant(d, holder.into(), grant)?;
     remove_grant(d, &g)
 }
 
-/// Grants of a user that the actor may see.
-pub fn list_grants(d: &Draft<'_>, user: UserId) -> Result<Vec<Grant>, DomainError> {
-    let holder = crate::ops::live_user(d, user)?;
+/// Native `PATCH /v1/users/{id}/grants/{grant_id}` and the group's: sets
+/// or clears (`None`) the expiry, under the escalation and self guards.
+pub fn update_grant(
+    d: &mut Draft<'_>,
+    holder: impl Into<GrantHolder>,
+    grant: GrantId,
+    expires_at: Option<OffsetDateTime>,
+    pre: Precondition,
+) -> Result<Grant, DomainError> {
+    let before = addressed_grant(d, holder.into(), grant)?;
+    rules::guard_grant_change(
+        d.model(),
+        d.actor(),
+        before.holder,
+        &before.target,
+        &before.scope,
+    )?;
+    pre.check(before.revision)?;
+    let expires_at = validate_expiry(d, expires_at, "expires_at")?;
+    if expires_at == before.expires_at {
+        return Ok(before);
+    }
+    let after = Grant {
+        expires_at,
+        revision: d.revision(),
+        ..before.clone()
+    };
+    record_grant(d, "grant.update", Some(&before), Some(&after));
+    Ok(after)
+}
+
+/// Grants of a holder (a user or a group) that the actor may see.
+pub fn list_grants(
+    d: &Draft<'_>,
+    holder: impl Into<GrantHolder>,
+) -> Result<Vec<Grant>, DomainError> {
+    let holder = holder.into();
+    let org = holder_org(d, holder)?;
     let m = d.model();
     let visible: Vec<_> = m
-        .grants_of(holder.id)
+        .grants_of(holder)
         .filter(|g| rules::may_see_grant(m, d.actor(), g))
         .collect();
-    if visible.is_empty() && d.actor_id().is_some_and(|a| a != holder.id) {
+    if visible.is_empty() && d.actor_id().is_some_and(|a| holder != GrantHolder::User(a)) {
         // The actor must at least be able to read grants somewhere in the organization.
         let any = d.actor().is_some_and(|a| {
-            a.holds(
-                m,
-                perms::grants_read(),
-                &Scope::Organization(holder.organization_id),
-            ) || a.permits(perms::grants_read())
-                && m.grants_of(a.user)
-                    .any(|g| g.scope != Scope::Global && m.grant_gives(&g, perms::grants_read()))
+            a.holds(m, perms::grants_read(), &Scope::Organization(org))
+                || a.permits(perms::grants_read())
+                    && m.holder(a.user).is_some_and(|h| {
+                        h.grants(a.now()).any(|g| {
+                            g.scope() != Scope::Global
+                                && m.grant_gives(&g.grant(), perms::grants_read())
+                        })
+                    })
         });
         if !any {
             return Err(DomainError::forbidden("requires `grants:read`"));
@@ -212,9 +326,14 @@ pub fn set_account_role(
     role: &RoleId,
     field: &str,
 ) -> Result<(), DomainError> {
-    let target = resolve_subject(d, holder, &GrantSubject::Role(role.clone()), field)?;
+    let target = resolve_subject(
+        d,
+        holder.organization_id,
+        &GrantSubject::Role(role.clone()),
+        field,
+    )?;
     let scope = Scope::Account(account);
-    validate_scope(d, holder, &scope)?;
+    validate_scope(d, holder.organization_id, &scope)?;
     if d.actor_id() == Some(holder.id) {
         return Err(DomainError::SelfChange {
             message: "you cannot change the role of your own account".into(),
@@ -255,9 +374,14 @@ pub fn replace_org_grants(
     scopes: &[Scope],
     field: &str,
 ) -> Result<(), DomainError> {
-    let target = resolve_subject(d, holder, &GrantSubject::Role(role.clone()), field)?;
+    let target = resolve_subject(
+        d,
+        holder.organization_id,
+        &GrantSubject::Role(role.clone()),
+        field,
+    )?;
     for s in scopes {
-        validate_scope(d, holder, s)?;
+        validate_scope(d, holder.organization_id, s)?;
     }
     if d.actor_id() == Some(holder.id) {
         return Err(DomainError::SelfChange {
@@ -320,7 +444,7 @@ pub fn add_org_permissions(
     for (i, p) in permissions.iter().enumerate() {
         let target = resolve_subject(
             d,
-            &holder,
+            holder.organization_id,
             &GrantSubject::Permission(*p),
             &format!("{field}[{i}]"),
         )?;

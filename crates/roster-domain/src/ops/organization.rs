@@ -221,8 +221,17 @@ pub fn delete_organization(
             "organization still has accounts or users; remove them first",
         ));
     }
-    // Its identity providers, custom roles and permissions belong to the
-    // organization and go with it.
+    // Its identity providers, groups (with their grants: an organization
+    // without users has no members), custom roles and permissions belong
+    // to the organization and go with it.
+    let groups: Vec<_> = d.model().groups_of_org(id).cloned().collect();
+    for g in groups {
+        let grants: Vec<_> = d.model().grants_of(g.id).collect();
+        for grant in &grants {
+            crate::ops::remove_grant(d, grant)?;
+        }
+        crate::ops::group::remove(d, &g);
+    }
     let providers: Vec<_> = d.model().identity_providers_of(id).cloned().collect();
     for p in providers {
         crate::ops::identity_provider::remove(d, &p);

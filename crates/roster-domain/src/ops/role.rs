@@ -87,7 +87,7 @@ pub fn create_permission(
 pub fn list_permissions(d: &Draft<'_>) -> Vec<Arc<Permission>> {
     let m = d.model();
     m.permissions()
-        .filter(|p| match (p.organization_id, d.actor_id()) {
+        .filter(|p| match (p.organization_id, d.actor()) {
             (None, _) | (_, None) => true,
             (Some(o), Some(a)) => rules::can_reach(m, a, o),
         })

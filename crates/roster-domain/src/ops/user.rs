@@ -295,6 +295,7 @@ pub fn authorize_user_update(
                             actor.user,
                             perms::platform_accounts_manage(),
                             &crate::Target::Account(user.organization_id, acc),
+                            actor.now(),
                         )
                         .is_some()
                 })

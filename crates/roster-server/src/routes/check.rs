@@ -12,7 +12,7 @@ use crate::surface::write::with_revision;
 use crate::surface::{parse_id, Caller, Json, Query};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use roster_authz::{self as authz, Decision, On};
+use roster_authz::{self as authz, Decision, Moment, On};
 use roster_domain::ops::{Asker, Question};
 use roster_domain::{AccountId, DomainError, GrantTarget, OrganizationId, Revision, UserId};
 use serde::{Deserialize, Serialize};
@@ -52,10 +52,13 @@ pub struct Explanation {
     /// When allowed through a role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_id: Option<String>,
+    /// When allowed through a grant of a group the user is a member of: the group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
     /// When allowed: the grant's scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<ScopeView>,
-    /// When denied: `unknown_user`, `user_inactive`, `unknown_account`, `account_disabled` or `no_grant`.
+    /// When denied: `unknown_user`, `user_inactive`, `unknown_account`, `account_disabled`, `no_grant`, or `expired` (only a grant or group membership that has expired would have allowed it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -152,12 +155,14 @@ fn explain(d: &Decision) -> Explanation {
         Decision::Allowed(g) => Explanation {
             grant_id: Some(g.id().to_string()),
             role_id: g.role_id().map(ToString::to_string),
+            group_id: g.group().map(|x| x.to_string()),
             scope: Some(ScopeView::from(&g.scope())),
             reason: None,
         },
         Decision::Denied(r) => Explanation {
             grant_id: None,
             role_id: None,
+            group_id: None,
             scope: None,
             reason: Some(r.as_str().to_owned()),
         },
@@ -204,7 +209,7 @@ pub async fn check(
     let m = model_at(&s, r.min_revision).await?;
     let asker = Asker::new(&m, &caller.actor);
     let q = question(&asker, &r, None)?;
-    let d = authz::answer(&m, &q);
+    let d = authz::answer(&m, &q, Moment::now());
     let body = CheckResponse {
         allowed: d.allowed(),
         revision: m.revision(),
@@ -245,9 +250,11 @@ pub async fn batch(
     let m = model_at(&s, min).await?;
     let asker = Asker::new(&m, &caller.actor);
     let mut results = Vec::with_capacity(b.checks.len());
+    // One instant for the whole batch: its answers agree with each other.
+    let now = Moment::now();
     for (i, c) in b.checks.iter().enumerate() {
         let q = question(&asker, c, Some(i))?;
-        let d = authz::answer(&m, &q);
+        let d = authz::answer(&m, &q, now);
         results.push(BatchResult {
             allowed: d.allowed(),
             explanation: c.explain.then(|| explain(&d)),
@@ -328,7 +335,7 @@ pub async fn lookup_accounts(
         .map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
     let asker = Asker::new(&m, &caller.actor);
     let (user, permission) = asker.lookup_accounts(user, &b.permission)?;
-    let items = authz::lookup_accounts(&m, user, permission, after)
+    let items = authz::lookup_accounts(&m, user, permission, after, Moment::now())
         .filter(|a| asker.may_ask_on_account(user, *a))
         .take(limit + 1);
     Ok(lookup_page(items, limit, m.revision()))
@@ -374,7 +381,7 @@ pub async fn lookup_users(
     let on = target(&b.account_id, &b.organization_id, None)?;
     let asker = Asker::new(&m, &caller.actor);
     let permission = asker.lookup_users(&b.permission, on)?;
-    let items = authz::lookup_users(&m, permission, on, after)
+    let items = authz::lookup_users(&m, permission, on, after, Moment::now())
         .filter(|u| asker.sees_user(*u))
         .take(limit + 1);
     Ok(lookup_page(items, limit, m.revision()))
@@ -402,6 +409,8 @@ pub struct EffectivePermission {
     pub permission_id: String,
     pub grant_id: String,
     pub role_id: Option<String>,
+    /// When the grant is a group's (the user is a member): the group.
+    pub group_id: Option<String>,
     pub scope: ScopeView,
 }
 
@@ -437,7 +446,7 @@ pub async fn effective_permissions(
     let m = model_at(&s, q.min_revision).await?;
     let on = target(&q.account_id, &q.organization_id, None)?;
     let on = Asker::new(&m, &caller.actor).effective_permissions(user, on)?;
-    let permissions = authz::effective_permissions(&m, user, on)
+    let permissions = authz::effective_permissions(&m, user, on, Moment::now())
         .into_iter()
         .map(|(pid, g)| EffectivePermission {
             permission: m
@@ -450,6 +459,7 @@ pub async fn effective_permissions(
                 GrantTarget::Role(k) => Some(k.id.to_string()),
                 GrantTarget::Permission(_) => None,
             },
+            group_id: g.holder.group().map(|x| x.to_string()),
             scope: ScopeView::from(&g.scope),
         })
         .collect();

@@ -1,22 +1,26 @@
-//! `/v1/users/{id}/grants`.
+//! `/v1/users/{id}/grants`, and the handlers `/v1/groups/{id}/grants` shares.
 
 use super::organizations::PageQuery;
 use super::views::{GrantView, ScopeView};
 use super::Native;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
+use crate::surface::fields::{double_option, non_null};
 use crate::surface::paging::{page_by, Page};
-use crate::surface::write::{ctx, no_content, object};
+use crate::surface::write::{ctx, if_match, no_content, object};
 use crate::surface::{Caller, Json, PathId, Query};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use roster_domain::ops::{self, GrantSubject};
-use roster_domain::{Draft, GrantId, PermissionId, RoleId, UserId};
+use roster_domain::ops::{self, GrantSubject, NewGrant, Precondition};
+use roster_domain::{DomainError, Draft, GrantHolder, GrantId, PermissionId, RoleId, UserId};
 use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-/// Body of `POST /v1/users/{id}/grants`: exactly one of `role_id` and `permission_id`.
+/// Body of `POST /v1/users/{id}/grants` and `POST /v1/groups/{id}/grants`:
+/// exactly one of `role_id` and `permission_id`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGrant {
@@ -24,9 +28,191 @@ pub struct CreateGrant {
     /// A permission id (UUID) or code.
     pub permission_id: Option<String>,
     pub scope: ScopeView,
+    /// When the grant stops counting (RFC 3339, in the future); absent: never.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub expires_at: Option<String>,
 }
 
-/// List a user's grants visible to the caller, by id.
+/// Body of `PATCH /v1/users/{id}/grants/{grant_id}` and the group's.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGrant {
+    /// A new expiry (RFC 3339, in the future), or `null` for none; absent:
+    /// unchanged.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable)]
+    pub expires_at: Option<Option<String>>,
+}
+
+/// Parses an RFC 3339 timestamp a client sent in `field`.
+pub(crate) fn parse_time(field: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(raw, &Rfc3339)
+        .map_err(|_| ApiError::bad_request(field, "not an RFC 3339 timestamp"))
+}
+
+/// A grant's subject as the client named it (a permission by code is
+/// resolved in the holder's organization, inside the write).
+enum Subject {
+    Role(RoleId),
+    Permission(String),
+}
+
+impl Subject {
+    fn parse(b: &CreateGrant) -> Result<Self, ApiError> {
+        match (&b.role_id, &b.permission_id) {
+            (Some(r), None) => Ok(Self::Role(RoleId::parse_field("role_id", r)?)),
+            (None, Some(p)) => Ok(Self::Permission(p.clone())),
+            _ => Err(ApiError::bad_request(
+                "role_id",
+                "give exactly one of `role_id` and `permission_id`",
+            )),
+        }
+    }
+
+    fn resolve(&self, d: &Draft<'_>, holder: GrantHolder) -> Result<GrantSubject, DomainError> {
+        match self {
+            Self::Role(r) => Ok(GrantSubject::Role(r.clone())),
+            Self::Permission(p) => {
+                let m = d.model();
+                let org = match holder {
+                    GrantHolder::User(u) => m.user(u).map(|u| u.organization_id),
+                    GrantHolder::Group(g) => m.group(g).map(|g| g.organization_id),
+                };
+                let id = match p.parse::<PermissionId>() {
+                    Ok(id) => id,
+                    Err(_) => m.permission_by_code(org, p).ok_or_else(|| {
+                        DomainError::invalid(
+                            "permission_id",
+                            format!("unknown permission `{}`", roster_domain::truncate(p)),
+                        )
+                    })?,
+                };
+                Ok(GrantSubject::Permission(id))
+            }
+        }
+    }
+}
+
+/// A page of the grants of `holder` visible to the caller.
+pub(crate) fn list_of(
+    s: &AppState,
+    caller: &Caller<Native>,
+    holder: GrantHolder,
+    q: &PageQuery,
+) -> Result<axum::Json<Page<GrantView>>, ApiError> {
+    let m = s.engine.snapshot();
+    let c = ctx(caller);
+    let grants = ops::list_grants(&Draft::new(&m, &c), holder)?;
+    Ok(axum::Json(page_by(
+        grants,
+        q.limit,
+        q.cursor.as_deref(),
+        |g| g.id,
+        |g| GrantView::new(g, &m),
+    )?))
+}
+
+/// Gives `holder` what `b` names: `201`, or `200` with the identical grant
+/// it holds already.
+pub(crate) async fn create_for(
+    s: &AppState,
+    caller: &Caller<Native>,
+    holder: GrantHolder,
+    b: CreateGrant,
+) -> Result<Response, ApiError> {
+    let scope = b.scope.parse()?;
+    let subject = Subject::parse(&b)?;
+    let expires_at = b
+        .expires_at
+        .as_deref()
+        .map(|t| parse_time("expires_at", t))
+        .transpose()?;
+    let (out, rev) = s
+        .writer
+        .write(ctx(caller), move |d| {
+            let subject = subject.resolve(d, holder)?;
+            ops::create_grant(
+                d,
+                holder,
+                NewGrant {
+                    subject,
+                    scope,
+                    expires_at,
+                },
+            )
+        })
+        .await?;
+    let (g, created) = out;
+    let m = s.engine.snapshot();
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(object(
+        status,
+        &GrantView::new(&g, &m),
+        g.revision,
+        Some(rev),
+    ))
+}
+
+/// Changes the expiry of a grant of `holder`.
+pub(crate) async fn update_for(
+    s: &AppState,
+    caller: &Caller<Native>,
+    holder: GrantHolder,
+    grant: GrantId,
+    headers: &HeaderMap,
+    b: UpdateGrant,
+) -> Result<Response, ApiError> {
+    let pre = Precondition::if_match(if_match(headers)?);
+    let change = match b.expires_at {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(t)) => Some(Some(parse_time("expires_at", &t)?)),
+    };
+    let (g, rev) = s
+        .writer
+        .write(ctx(caller), move |d| match change {
+            Some(expires_at) => ops::update_grant(d, holder, grant, expires_at, pre),
+            None => {
+                let g = d
+                    .model()
+                    .grant(holder, grant)
+                    .filter(|_| ops::holder_org(d, holder).is_ok())
+                    .ok_or_else(|| DomainError::not_found("grant", grant))?;
+                pre.check(g.revision)?;
+                Ok(g)
+            }
+        })
+        .await?;
+    let m = s.engine.snapshot();
+    Ok(object(
+        StatusCode::OK,
+        &GrantView::new(&g, &m),
+        g.revision,
+        Some(rev),
+    ))
+}
+
+/// Removes a grant of `holder`.
+pub(crate) async fn delete_for(
+    s: &AppState,
+    caller: &Caller<Native>,
+    holder: GrantHolder,
+    grant: GrantId,
+) -> Result<Response, ApiError> {
+    let ((), rev) = s
+        .writer
+        .write(ctx(caller), move |d| ops::delete_grant(d, holder, grant))
+        .await?;
+    Ok(no_content(rev))
+}
+
+/// List a user's own grants visible to the caller, by id (its groups'
+/// grants are listed under each group).
 #[utoipa::path(
     get,
     path = "/v1/users/{id}/grants",
@@ -45,19 +231,11 @@ pub async fn list(
     PathId(user, _): PathId<UserId, Native>,
     Query(q, _): Query<PageQuery, Native>,
 ) -> Result<axum::Json<Page<GrantView>>, ApiError> {
-    let m = s.engine.snapshot();
-    let c = ctx(&caller);
-    let grants = ops::list_grants(&Draft::new(&m, &c), user)?;
-    Ok(axum::Json(page_by(
-        grants,
-        q.limit,
-        q.cursor.as_deref(),
-        |g| g.id,
-        |g| GrantView::new(g, &m),
-    )?))
+    list_of(&s, &caller, user.into(), &q)
 }
 
-/// Grant a role or a permission at a scope (escalation, self and tenant guards apply).
+/// Grant a role or a permission at a scope, optionally until `expires_at`
+/// (escalation, self and tenant guards apply).
 #[utoipa::path(
     post,
     path = "/v1/users/{id}/grants",
@@ -78,56 +256,37 @@ pub async fn create(
     PathId(user, _): PathId<UserId, Native>,
     Json(b, _): Json<CreateGrant, Native>,
 ) -> Result<Response, ApiError> {
-    let scope = b.scope.parse()?;
-    enum Subject {
-        Role(RoleId),
-        Permission(String),
-    }
-    let subject = match (b.role_id, b.permission_id) {
-        (Some(r), None) => Subject::Role(RoleId::parse_field("role_id", &r)?),
-        (None, Some(p)) => Subject::Permission(p),
-        _ => {
-            return Err(ApiError::bad_request(
-                "role_id",
-                "give exactly one of `role_id` and `permission_id`",
-            ))
-        }
-    };
-    let (out, rev) = s
-        .writer
-        .write(ctx(&caller), move |d| {
-            let subject = match &subject {
-                Subject::Role(r) => GrantSubject::Role(r.clone()),
-                Subject::Permission(p) => {
-                    let org = d.model().user(user).map(|u| u.organization_id);
-                    let id = match p.parse::<PermissionId>() {
-                        Ok(id) => id,
-                        Err(_) => d.model().permission_by_code(org, p).ok_or_else(|| {
-                            roster_domain::DomainError::invalid(
-                                "permission_id",
-                                format!("unknown permission `{}`", roster_domain::truncate(p)),
-                            )
-                        })?,
-                    };
-                    GrantSubject::Permission(id)
-                }
-            };
-            ops::create_grant(d, user, subject, scope)
-        })
-        .await?;
-    let (g, created) = out;
-    let m = s.engine.snapshot();
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(object(
-        status,
-        &GrantView::new(&g, &m),
-        g.revision,
-        Some(rev),
-    ))
+    create_for(&s, &caller, user.into(), b).await
+}
+
+/// Set or clear a grant's expiry (escalation, self and lockout guards apply).
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}/grants/{grant_id}",
+    operation_id = "update_grant",
+    tag = "grants",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The user's id."),
+        ("grant_id" = uuid::Uuid, Path, description = "The grant's id."),
+        ("If-Match" = Option<String>, Header, description = "The grant's revision, as its ETag."),
+    ),
+    request_body = UpdateGrant,
+    responses(
+        (status = 200, body = GrantView, description = "The grant."),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "An expiry would leave an organization without a permanent administrator (lockout guard)."),
+        (status = 412, body = Problem),
+    )
+)]
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Caller<Native>,
+    PathId((user, grant), _): PathId<(UserId, GrantId), Native>,
+    headers: HeaderMap,
+    Json(b, _): Json<UpdateGrant, Native>,
+) -> Result<Response, ApiError> {
+    update_for(&s, &caller, user.into(), grant, &headers, b).await
 }
 
 /// Remove a grant (escalation, self and lockout guards apply).
@@ -149,9 +308,5 @@ pub async fn delete(
     caller: Caller<Native>,
     PathId((user, grant), _): PathId<(UserId, GrantId), Native>,
 ) -> Result<Response, ApiError> {
-    let ((), rev) = s
-        .writer
-        .write(ctx(&caller), move |d| ops::delete_grant(d, user, grant))
-        .await?;
-    Ok(no_content(rev))
+    delete_for(&s, &caller, user.into(), grant).await
 }

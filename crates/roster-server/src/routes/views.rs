@@ -402,7 +402,10 @@ impl ScopeView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GrantView {
     pub id: Uuid,
-    pub user_id: Uuid,
+    /// The holder when a user holds it.
+    pub user_id: Option<Uuid>,
+    /// The holder when a group holds it.
+    pub group_id: Option<Uuid>,
     /// Set when the grant hands out a role.
     pub role_id: Option<String>,
     /// Set when the grant hands out one permission.
@@ -410,6 +413,8 @@ pub struct GrantView {
     /// The permission's code, when `permission_id` is set.
     pub permission: Option<String>,
     pub scope: ScopeView,
+    /// When the grant stops counting; `null`: never.
+    pub expires_at: Option<String>,
     pub created_at: String,
     pub created_by: Option<Uuid>,
     pub revision: u64,
@@ -424,11 +429,13 @@ impl GrantView {
         };
         Self {
             id: g.id.0,
-            user_id: g.user_id.0,
+            user_id: g.holder.user().map(|u| u.0),
+            group_id: g.holder.group().map(|x| x.0),
             role_id,
             permission: permission_id.and_then(|p| m.permission(p).map(|p| p.code.to_string())),
             permission_id: permission_id.map(|p| p.0),
             scope: ScopeView::from(&g.scope),
+            expires_at: g.expires_at.map(ts),
             created_at: ts(g.created_at),
             created_by: g.created_by.map(|u| u.0),
             revision: g.revision,

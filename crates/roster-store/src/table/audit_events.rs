@@ -28,6 +28,7 @@ impl Table for AuditEvents {
         json("state_after"),
         col("request_id"),
         col("revision"),
+        col("reason"),
     ];
     const KEY: &'static [&'static str] = &[];
     type Written = AuditEvent;
@@ -44,7 +45,8 @@ impl Table for AuditEvents {
             .opt_json(e.before.as_ref())?
             .opt_json(e.after.as_ref())?
             .opt_str(e.request_id.as_deref())
-            .rev(e.revision)?;
+            .rev(e.revision)?
+            .opt_str(e.reason.as_deref());
         Ok(())
     }
 
@@ -62,6 +64,7 @@ impl Table for AuditEvents {
             after: row.opt_json()?,
             request_id: row.opt_str()?.map(str::to_owned),
             revision: row.rev()?,
+            reason: row.opt_str()?.map(str::to_owned),
         })
     }
 }

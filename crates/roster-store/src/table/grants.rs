@@ -1,10 +1,11 @@
-//! `grants`: a role or a permission given to a user at a scope.
+//! `grants`: a role or a permission given to a user or a group at a scope,
+//! until an optional expiry.
 
 use super::{col, Cols, Column, Decoder, Encoder, Table};
 use crate::error::StoreError;
 use roster_domain::{
-    AccountId, Change, Grant, GrantId, GrantTarget, OrganizationId, PermissionId, RoleId, RoleKey,
-    Scope, UserId,
+    AccountId, Change, Grant, GrantHolder, GrantId, GrantTarget, GroupId, OrganizationId,
+    PermissionId, RoleId, RoleKey, Scope, UserId,
 };
 use uuid::Uuid;
 
@@ -16,7 +17,9 @@ impl Table for Grants {
     const NAME: &'static str = "grants";
     const COLUMNS: &'static [Column] = &[
         col("id"),
+        // The holder: exactly one of the two.
         col("user_id"),
+        col("group_id"),
         // The target: a role (organization and id; no organization for a
         // built-in role) or a permission, never both.
         col("role_organization_id"),
@@ -24,6 +27,7 @@ impl Table for Grants {
         col("permission_id"),
         col("scope_kind"),
         col("scope_id"),
+        col("expires_at"),
         col("created_at"),
         col("created_by"),
         col("revision"),
@@ -33,7 +37,9 @@ impl Table for Grants {
     type Read = Change;
 
     fn encode<'a>(g: &'a Grant, row: &mut Encoder<'a>) -> Result<(), StoreError> {
-        row.uuid(g.id.0).uuid(g.user_id.0);
+        row.uuid(g.id.0)
+            .opt_uuid(g.holder.user().map(|u| u.0))
+            .opt_uuid(g.holder.group().map(|x| x.0));
         match &g.target {
             GrantTarget::Role(k) => row
                 .opt_uuid(k.organization_id.map(|o| o.0))
@@ -44,6 +50,7 @@ impl Table for Grants {
         let (kind, id) = scope_cols(&g.scope);
         row.str(kind)
             .opt_uuid(id)
+            .opt_ts(g.expires_at)
             .ts(g.created_at)
             .opt_uuid(g.created_by.map(|i| i.0))
             .rev(g.revision)?;
@@ -52,7 +59,15 @@ impl Table for Grants {
 
     fn decode<R: Cols>(row: &mut Decoder<'_, R>) -> Result<Change, StoreError> {
         let id = GrantId(row.uuid()?);
-        let user_id = UserId(row.uuid()?);
+        let holder = match (row.opt_uuid()?, row.opt_uuid()?) {
+            (Some(u), None) => GrantHolder::User(UserId(u)),
+            (None, Some(g)) => GrantHolder::Group(GroupId(g)),
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "grants: exactly one of user_id and group_id must be set".into(),
+                ))
+            }
+        };
         let role_org = row.opt_uuid()?;
         let role_id = row.opt_parse(RoleId::parse)?;
         let permission_id = row.opt_uuid()?;
@@ -71,9 +86,10 @@ impl Table for Grants {
         let scope = parse_scope(row.str()?, row.opt_uuid()?)?;
         Ok(Change::PutGrant(Grant {
             id,
-            user_id,
+            holder,
             target,
             scope,
+            expires_at: row.opt_ts()?,
             created_at: row.ts()?,
             created_by: row.opt_uuid()?.map(UserId),
             revision: row.rev()?,
