@@ -5,7 +5,8 @@
 //! cargo bench -p roster-bench --bench latency -- ENGINE USERS [CHECKS]
 //! ```
 //!
-//! ENGINE is `roster`, `cedar` or `casbin`. Each check is timed on its own
+//! ENGINE is `roster`, `roster+groups` (the same data set, each user also a
+//! member of 2 groups holding 3 grants each), `cedar` or `casbin`. Each check is timed on its own
 //! with `Instant` over random queries (uniform over all users, so at large
 //! sizes most of them miss the CPU caches); the cost of reading the clock is
 //! measured the same way and reported beside, not subtracted. Prints one JSON
@@ -50,12 +51,17 @@ fn main() {
     let users: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let checks: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200_000);
 
-    let ds = Dataset::generate(Shape::users(users), 42);
+    // `roster+groups`: the same data set, each user also in 2 groups of 3 grants.
+    let shape = match engine.as_str() {
+        "roster+groups" => Shape::users(users).with_groups(2),
+        _ => Shape::users(users),
+    };
+    let ds = Dataset::generate(shape, 42);
     let qs = ds.queries(checks, 7);
     let rss0 = rss_bytes().unwrap_or(0);
     let t0 = Instant::now();
     let (samples, allowed, build_s, rss1) = match engine.as_str() {
-        "roster" => {
+        "roster" | "roster+groups" => {
             let model = ds.roster();
             let now = roster_authz::Moment::now();
             let build = t0.elapsed().as_secs_f64();
@@ -100,10 +106,11 @@ fn main() {
     };
     let (clock, _) = time_each(100_000, |_| true);
     println!(
-        "{{\"engine\":\"{engine}\",\"users\":{users},\"grants\":{},\"checks\":{checks},\"allowed\":{allowed},\
+        "{{\"engine\":\"{engine}\",\"users\":{users},\"grants\":{},\"groups\":{},\"checks\":{checks},\"allowed\":{allowed},\
          \"p50_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"p999_ns\":{},\"max_ns\":{},\
          \"clock_p50_ns\":{},\"build_s\":{build_s:.3},\"rss_mib\":{:.1}}}",
         ds.grants.len(),
+        ds.groups.len(),
         percentile(&samples, 0.5),
         percentile(&samples, 0.9),
         percentile(&samples, 0.99),

@@ -50,6 +50,12 @@ pub struct Shape {
     pub accounts_per_org: usize,
     /// Grants per user.
     pub grants_per_user: usize,
+    /// Groups each user is a member of (0: no groups at all).
+    pub groups_per_user: usize,
+    /// Groups per organization (when users are in groups).
+    pub groups_per_org: usize,
+    /// Grants per group.
+    pub grants_per_group: usize,
 }
 
 impl Shape {
@@ -60,6 +66,17 @@ impl Shape {
             users_per_org: 100,
             accounts_per_org: 10,
             grants_per_user: 10,
+            groups_per_user: 0,
+            groups_per_org: 10,
+            grants_per_group: 3,
+        }
+    }
+    /// The same, each user also a member of `n` groups of its organization
+    /// (10 per organization, 3 grants each).
+    pub fn with_groups(self, n: usize) -> Self {
+        Self {
+            groups_per_user: n,
+            ..self
         }
     }
     /// Number of organizations.
@@ -113,6 +130,17 @@ pub struct GrantSpec {
     pub scope: Scope,
 }
 
+/// One group of the data set.
+#[derive(Clone, Debug)]
+pub struct GroupSpec {
+    /// Id.
+    pub id: GroupId,
+    /// Organization index.
+    pub org: usize,
+    /// Its grants: built-in role (index into [`ROLES`]) and scope.
+    pub grants: Vec<(usize, Scope)>,
+}
+
 /// A generated data set.
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -126,6 +154,10 @@ pub struct Dataset {
     pub users: Vec<(UserId, usize)>,
     /// Grants.
     pub grants: Vec<GrantSpec>,
+    /// Groups (none unless the shape puts users in groups).
+    pub groups: Vec<GroupSpec>,
+    /// Memberships: user and group.
+    pub members: Vec<(UserId, GroupId)>,
 }
 
 /// One question, as each engine is asked it.
@@ -188,12 +220,54 @@ impl Dataset {
                 grants.push(GrantSpec { user, role, scope });
             }
         }
+        // Groups come from their own generator, so a data set with groups
+        // has exactly the users, grants and queries of the one without.
+        let (groups, members) = if shape.groups_per_user == 0 {
+            (Vec::new(), Vec::new())
+        } else {
+            let mut rng = Rng::new(seed ^ 0x6120_0095);
+            let groups: Vec<GroupSpec> = (0..n_orgs)
+                .flat_map(|o| (0..shape.groups_per_org).map(move |_| o))
+                .map(|org| GroupSpec {
+                    id: GroupId(rng.uuid()),
+                    org,
+                    grants: (0..shape.grants_per_group)
+                        .map(|_| {
+                            let role = match rng.below(10) {
+                                0 => 0,
+                                1..=3 => 1,
+                                _ => 2,
+                            };
+                            let scope = match rng.below(10) {
+                                0 => Scope::Organization(orgs[org]),
+                                _ => Scope::Account(
+                                    accounts[org][rng.below(shape.accounts_per_org)],
+                                ),
+                            };
+                            (role, scope)
+                        })
+                        .collect(),
+                })
+                .collect();
+            let per_org = shape.groups_per_org;
+            let mut members = Vec::with_capacity(shape.users * shape.groups_per_user);
+            for &(user, org) in &users {
+                let mut order: Vec<usize> = (0..per_org).collect();
+                for _ in 0..shape.groups_per_user.min(per_org) {
+                    let g = order.swap_remove(rng.below(order.len()));
+                    members.push((user, groups[org * per_org + g].id));
+                }
+            }
+            (groups, members)
+        };
         Self {
             shape,
             orgs,
             accounts,
             users,
             grants,
+            groups,
+            members,
         }
     }
 
@@ -285,6 +359,7 @@ impl Dataset {
                 id,
             })
             .collect();
+        let roles2 = roles.clone();
         let mut rng = Rng::new(0x5eed);
         let grants = self.grants.iter().map(move |g| {
             Change::PutGrant(Grant {
@@ -298,7 +373,51 @@ impl Dataset {
                 revision: 1,
             })
         });
-        orgs.chain(accounts).chain(users).chain(grants)
+        let groups = self.groups.iter().enumerate().map(move |(i, g)| {
+            Change::PutGroup(Group {
+                id: g.id,
+                organization_id: self.orgs[g.org],
+                name: DisplayName::parse(&format!("Group {i}")).expect("valid name"),
+                description: String::new(),
+                created_at: now,
+                created_by: None,
+                updated_at: now,
+                revision: 1,
+            })
+        });
+        let mut rng2 = Rng::new(0x6120);
+        let group_grants = self.groups.iter().flat_map(move |g| {
+            let ids: Vec<GrantId> = g.grants.iter().map(|_| GrantId(rng2.uuid())).collect();
+            let roles = roles2.clone();
+            g.grants.iter().zip(ids).map(move |((role, scope), id)| {
+                Change::PutGrant(Grant {
+                    id,
+                    holder: g.id.into(),
+                    target: GrantTarget::Role(roles[*role].clone()),
+                    scope: *scope,
+                    expires_at: None,
+                    created_at: now,
+                    created_by: None,
+                    revision: 1,
+                })
+            })
+        });
+        let members = self.members.iter().map(move |(user, group)| {
+            Change::PutGroupMember(GroupMember {
+                group_id: *group,
+                user_id: *user,
+                expires_at: None,
+                created_at: now,
+                created_by: None,
+                revision: 1,
+            })
+        });
+        orgs.chain(accounts)
+            .chain(users)
+            .chain(grants)
+            .chain(groups)
+            .chain(group_grants)
+            .chain(members)
     }
 
     /// Roster's model of the data set.
