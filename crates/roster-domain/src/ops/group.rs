@@ -354,6 +354,15 @@ pub fn remove_group_member(
     Ok(())
 }
 
+/// Removes every group membership of a user being deleted (the deletion's
+/// own guards already cover what the user loses).
+pub(crate) fn leave_all_groups(d: &mut Draft<'_>, user: UserId) {
+    let memberships: Vec<_> = d.model().memberships_of(user).collect();
+    for m in &memberships {
+        record_member(d, "group_member.remove", Some(m), None);
+    }
+}
+
 /// Removes a membership that has expired (the expiry sweeper, as the
 /// system: `group_member.expire`).
 pub fn expire_group_member(d: &mut Draft<'_>, m: &GroupMember) {

@@ -455,6 +455,8 @@ pub fn delete_user(d: &mut Draft<'_>, id: UserId, pre: Precondition) -> Result<(
         None => {}
     }
     pre.check(before.revision)?;
+    // A deleted user is nobody's member any more.
+    crate::ops::group::leave_all_groups(d, id);
     let mut after = (*before).clone();
     after.deleted_at = Some(d.now());
     after.revision = d.revision();
