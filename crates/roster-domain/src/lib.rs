@@ -8,6 +8,7 @@ pub mod draft;
 pub mod entity;
 pub mod error;
 pub mod idp;
+pub mod impact;
 pub mod ids;
 pub mod model;
 pub mod ops;
