@@ -323,9 +323,7 @@ mod tests {
         );
         assert!(i.lost.is_empty() && !i.truncated);
         // And back: the same pairs, lost.
-        let (back, changes, ()) = system(&after, |d| {
-            ops::delete_grant(d, u, grant.0.id)
-        });
+        let (back, changes, ()) = system(&after, |d| ops::delete_grant(d, u, grant.0.id));
         let i = impact(&after, &back, &changes, 1000);
         assert!(i.gained.is_empty());
         assert_eq!(i.lost.len(), viewer.len());
@@ -344,9 +342,7 @@ mod tests {
                 Scope::Organization(w.org),
             )
         });
-        let (after, changes, ()) = system(&m, |d| {
-            ops::delete_grant(d, u, direct.0.id)
-        });
+        let (after, changes, ()) = system(&m, |d| ops::delete_grant(d, u, direct.0.id));
         assert!(impact(&m, &after, &changes, 1000).is_empty());
     }
 

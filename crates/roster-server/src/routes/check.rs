@@ -104,7 +104,11 @@ fn field(at: Option<usize>, name: &str) -> String {
 
 /// Parses one check's ids and has the domain decide whether the caller may
 /// ask it ([`Asker::check`]); errors name the field within the batch.
-pub(super) fn question(asker: &Asker<'_>, r: &CheckRequest, at: Option<usize>) -> Result<Question, ApiError> {
+pub(super) fn question(
+    asker: &Asker<'_>,
+    r: &CheckRequest,
+    at: Option<usize>,
+) -> Result<Question, ApiError> {
     let user = r
         .user_id
         .parse::<UserId>()

@@ -53,7 +53,7 @@ const DRY_RUN: &str = "dry_run";
 
 /// Paths that cannot be previewed: what-if itself (no nesting), and the
 /// token endpoint (it hands out a real credential).
-const NOT_PREVIEWED: [&str; 2] = ["/v1/what-if", "/v1/oauth/token"];
+pub const NOT_PREVIEWED: [&str; 2] = ["/v1/what-if", "/v1/oauth/token"];
 
 /// Request headers the server sets on a previewed request itself.
 const SET_BY_SERVER: [&str; 5] = [
@@ -422,12 +422,7 @@ fn dry_run_of(uri: &Uri) -> Result<(Option<bool>, Uri), ApiError> {
     let wanted = match values.as_slice() {
         [v] if v == "true" => true,
         [v] if v == "false" => false,
-        [_] => {
-            return Err(ApiError::bad_request(
-                DRY_RUN,
-                "must be `true` or `false`",
-            ))
-        }
+        [_] => return Err(ApiError::bad_request(DRY_RUN, "must be `true` or `false`")),
         _ => return Err(ApiError::bad_request(DRY_RUN, "given more than once")),
     };
     let rest: String = form_urlencoded::Serializer::new(String::new())

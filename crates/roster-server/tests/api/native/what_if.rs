@@ -415,9 +415,8 @@ async fn checks_and_impact_see_a_role_edit_on_every_holder() {
                 })
                 .collect()
         };
-        let perm_id = |code: &str| {
-            roster_domain::catalogue::builtin_permission_id(code).to_string()
-        };
+        let perm_id =
+            |code: &str| roster_domain::catalogue::builtin_permission_id(code).to_string();
         assert_eq!(
             body["impact"],
             json!({
@@ -455,7 +454,14 @@ async fn impact_lists_grants_given_and_taken_and_a_disabled_user() {
         assert_eq!(gained[0]["permission"], "users:write");
         assert_eq!(gained[0]["scope"], acc);
         // Bob loses every permission of `viewer` at A2, and nothing else.
-        let viewer = app.get("/v1/organizations/{}/roles/viewer".replace("{}", &a.org_a).as_str(), &app.owner).await;
+        let viewer = app
+            .get(
+                "/v1/organizations/{}/roles/viewer"
+                    .replace("{}", &a.org_a)
+                    .as_str(),
+                &app.owner,
+            )
+            .await;
         assert_eq!(viewer.status, StatusCode::OK, "{}", viewer.body);
         let mut codes: Vec<String> = viewer.body["permissions"]
             .as_array()
@@ -465,7 +471,11 @@ async fn impact_lists_grants_given_and_taken_and_a_disabled_user() {
             .collect();
         codes.sort();
         let lost = body["impact"]["lost"].as_array().unwrap();
-        assert!(lost.iter().all(|l| l["user_id"] == w.bob.as_str() && l["scope"] == acc), "{body:#}");
+        assert!(
+            lost.iter()
+                .all(|l| l["user_id"] == w.bob.as_str() && l["scope"] == acc),
+            "{body:#}"
+        );
         let mut lost_codes: Vec<String> = lost
             .iter()
             .map(|l| l["permission"].as_str().unwrap().to_owned())
@@ -473,8 +483,14 @@ async fn impact_lists_grants_given_and_taken_and_a_disabled_user() {
         lost_codes.sort();
         assert_eq!(lost_codes.len(), codes.len(), "{body:#}");
         // The grant still exists for real.
-        let r = app.get(&format!("/v1/users/{}/grants", w.bob), &app.owner).await;
-        assert!(r.body["items"].as_array().unwrap().iter().any(|x| x["id"] == g["id"]));
+        let r = app
+            .get(&format!("/v1/users/{}/grants", w.bob), &app.owner)
+            .await;
+        assert!(r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == g["id"]));
     })
     .await;
 }
@@ -805,33 +821,131 @@ async fn dry_run_refuses_what_it_cannot_preview() {
         let before = committed(&app).await;
         for (method, path, field) in [
             (Method::PATCH, format!("{user}?dry_run=yes"), "dry_run"),
-            (Method::PATCH, format!("{user}?dry_run=true&dry_run=true"), "dry_run"),
+            (
+                Method::PATCH,
+                format!("{user}?dry_run=true&dry_run=true"),
+                "dry_run",
+            ),
             (Method::GET, format!("{user}?dry_run=true"), "dry_run"),
-            (Method::POST, "/v1/what-if?dry_run=true".to_owned(), "dry_run"),
-            (Method::POST, "/v1/oauth/token?dry_run=true".to_owned(), "dry_run"),
+            (
+                Method::POST,
+                "/v1/what-if?dry_run=true".to_owned(),
+                "dry_run",
+            ),
+            (
+                Method::POST,
+                "/v1/oauth/token?dry_run=true".to_owned(),
+                "dry_run",
+            ),
         ] {
             let r = app
-                .call(method.clone(), &path, Some(tok), Some(json!({"requests": []})))
+                .call(
+                    method.clone(),
+                    &path,
+                    Some(tok),
+                    Some(json!({"requests": []})),
+                )
                 .await;
             assert_problem(&r, 400, Some(field));
             assert!(r.headers.get("roster-dry-run").is_none(), "{method} {path}");
         }
         // Without `authz:check`: 403, even on one's own profile.
         let r = app
-            .patch(&format!("/v1/users/{}?dry_run=true", a.viewer.0), &a.viewer.1, json!({"first_name": "V"}))
+            .patch(
+                &format!("/v1/users/{}?dry_run=true", a.viewer.0),
+                &a.viewer.1,
+                json!({"first_name": "V"}),
+            )
             .await;
         assert_problem(&r, 403, None);
         // Bad credentials: 401, as for real.
         let r = app
-            .patch(&format!("{user}?dry_run=true"), "roster_0000000000000000_nope", json!({"first_name": "V"}))
+            .patch(
+                &format!("{user}?dry_run=true"),
+                "roster_0000000000000000_nope",
+                json!({"first_name": "V"}),
+            )
             .await;
         assert_problem(&r, 401, None);
-        let r = app.call(Method::PATCH, &format!("{user}?dry_run=true"), None, Some(json!({}))).await;
+        let r = app
+            .call(
+                Method::PATCH,
+                &format!("{user}?dry_run=true"),
+                None,
+                Some(json!({})),
+            )
+            .await;
         assert_problem(&r, 401, None);
         let mut after = committed(&app).await;
         // Refused credentials are audited (`auth.failed`), nothing else.
         after.audit.retain(|e| e.1 != "auth.failed");
         assert_eq!(after, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_what_if_acts_with_the_callers_credential_as_it_is() {
+    each_backend(|app| async move {
+        let w = world(&app).await;
+        let a = &w.a;
+        // A token Roster issued, narrowed to reading and checking: the
+        // previewed requests are narrowed alike.
+        let (kid, secret) = key_pair(&a.org_admin.1);
+        let req = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/v1/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(format!(
+                "grant_type=client_credentials&client_id={kid}&client_secret={secret}&scope=users:read%20authz:check"
+            )))
+            .unwrap();
+        let r = app.raw(req).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let token = r.str("access_token");
+        let ok = what_if_ok(
+            &app,
+            &token,
+            json!({"requests": [{"method": "PATCH", "path": format!("/v1/users/{}", w.alice),
+                                 "body": {"first_name": "Scoped"}}]}),
+        )
+        .await;
+        assert_eq!(ok["results"][0]["status"], 403, "{ok:#}");
+        let real = app
+            .patch(&format!("/v1/users/{}", w.alice), &token, json!({"first_name": "Scoped"}))
+            .await;
+        assert_eq!(real.status, StatusCode::FORBIDDEN);
+        assert_eq!(ok["results"][0]["body"]["detail"], real.body["detail"]);
+
+        // A request that revokes the caller's own key: the next one is
+        // refused as it would be for real, and nothing is audited or
+        // counted; the key still works.
+        let keys = app.get("/v1/api-keys?limit=1000", &a.org_admin.1).await;
+        let key = keys.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key_id"] == kid.as_str())
+            .unwrap_or_else(|| panic!("{}", keys.body))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = committed(&app).await;
+        let ok = what_if_ok(
+            &app,
+            &a.org_admin.1,
+            json!({"requests": [
+                {"method": "DELETE", "path": format!("/v1/api-keys/{key}")},
+                {"method": "PATCH", "path": format!("/v1/users/{}", w.alice), "body": {"first_name": "X"}},
+            ]}),
+        )
+        .await;
+        assert_eq!(ok["results"][0]["status"], 204, "{ok:#}");
+        assert_eq!(ok["results"][1]["status"], 401, "{ok:#}");
+        assert_eq!(ok["results"][1]["body"]["detail"], "unauthorized: the API key is revoked");
+        assert_eq!(committed(&app).await, before, "no `auth.failed` event either");
+        let r = app.get(&format!("/v1/users/{}", w.alice), &a.org_admin.1).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     })
     .await;
 }
