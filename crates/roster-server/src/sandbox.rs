@@ -31,7 +31,6 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// A private model that writes are planned on and never committed.
-#[derive(Debug)]
 pub struct Sandbox {
     /// The committed model it started from.
     base: Arc<Model>,
@@ -43,8 +42,16 @@ pub struct Sandbox {
     planned: Mutex<Planned>,
 }
 
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base", &self.base.revision())
+            .field("revision", &self.revision())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The state of a sandbox after its writes.
-#[derive(Debug)]
 struct Planned {
     model: Model,
     changes: Vec<Change>,

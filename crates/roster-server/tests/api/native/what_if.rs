@@ -565,6 +565,24 @@ async fn a_failing_request_ends_the_sequence_with_its_own_answer() {
             .await;
         assert_problem(&r, 403, None);
         assert_eq!(committed(&app).await.audit, before.audit);
+
+        // The lockout guard: the operator may not leave A without an
+        // administrator, in a what-if either.
+        let grants = app
+            .get(&format!("/v1/users/{}/grants", a.org_admin.0), &app.owner)
+            .await;
+        let admin = grants.body["items"][0]["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/users/{}/grants/{admin}", a.org_admin.0);
+        let body = what_if_ok(
+            &app,
+            &app.owner,
+            json!({"requests": [{"method": "DELETE", "path": path}]}),
+        )
+        .await;
+        assert_eq!(body["results"][0]["status"], 409, "{body:#}");
+        assert_eq!(body["results"][0]["body"]["error_code"], "lockout", "{body:#}");
+        assert_eq!(body["revision"], body["base_revision"]);
+        assert_problem(&app.delete(&path, &app.owner).await, 409, None);
     })
     .await;
 }
@@ -946,6 +964,80 @@ async fn a_what_if_acts_with_the_callers_credential_as_it_is() {
         assert_eq!(committed(&app).await, before, "no `auth.failed` event either");
         let r = app.get(&format!("/v1/users/{}", w.alice), &a.org_admin.1).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_impact_of_a_role_held_by_more_than_1000_users_is_truncated() {
+    use roster_domain::ops::{self, GrantSubject};
+    use roster_domain::{Context, Email, OrganizationId, RoleId, Scope};
+    each_backend(|app| async move {
+        let w = world(&app).await;
+        let a = &w.a;
+        let r = app
+            .post(
+                &format!("/v1/organizations/{}/roles", a.org_a),
+                &app.owner,
+                json!({"id": "clerk", "name": "Clerk", "permissions": ["users:read"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        // 1001 holders in one write of the system (one commit, cheap).
+        let org: OrganizationId = a.org_a.parse().unwrap();
+        app.state
+            .writer
+            .write(Context::system(time::OffsetDateTime::now_utc()), move |d| {
+                for i in 0..1001 {
+                    let u = ops::create_user(
+                        d,
+                        ops::NewUser {
+                            id: None,
+                            organization_id: org,
+                            email: Email::parse(&format!("clerk{i}@a.example"))?,
+                            first_name: None,
+                            last_name: None,
+                            phone: None,
+                            settings: None,
+                            external_ids: Default::default(),
+                            status: None,
+                        },
+                    )?;
+                    ops::create_grant(
+                        d,
+                        u.id,
+                        GrantSubject::Role(RoleId::parse("clerk")?),
+                        Scope::Organization(org),
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let before = committed(&app).await;
+        let body = what_if_ok(
+            &app,
+            &a.org_admin.1,
+            json!({"requests": [{
+                "method": "PATCH",
+                "path": format!("/v1/organizations/{}/roles/clerk", a.org_a),
+                "body": {"permissions": ["accounts:read"]},
+            }]}),
+        )
+        .await;
+        assert_eq!(committed(&app).await, before);
+        let impact = &body["impact"];
+        assert_eq!(impact["truncated"], true);
+        for (list, code) in [("gained", "accounts:read"), ("lost", "users:read")] {
+            let l = impact[list].as_array().unwrap();
+            assert_eq!(l.len(), 1000, "{list}");
+            assert!(l.iter().all(|x| x["permission"] == code), "{list}");
+            let users: Vec<&str> = l.iter().map(|x| x["user_id"].as_str().unwrap()).collect();
+            let mut sorted = users.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(users, sorted, "{list}: one entry per user, in order");
+        }
     })
     .await;
 }
