@@ -146,6 +146,9 @@ pub fn impact_of<'u>(
     users.sort_unstable();
     users.dedup();
     for user in users {
+        if impact.truncated && impact.gained.len() == cap && impact.lost.len() == cap {
+            break; // both lists are full: nothing more can be said
+        }
         let was = access_of(before, user);
         let is = access_of(after, user);
         let entry = |&(permission, scope): &(PermissionId, Scope)| Access {
