@@ -240,9 +240,9 @@ impl Dataset {
                             };
                             let scope = match rng.below(10) {
                                 0 => Scope::Organization(orgs[org]),
-                                _ => Scope::Account(
-                                    accounts[org][rng.below(shape.accounts_per_org)],
-                                ),
+                                _ => {
+                                    Scope::Account(accounts[org][rng.below(shape.accounts_per_org)])
+                                }
                             };
                             (role, scope)
                         })

@@ -9,6 +9,7 @@ pub mod entity;
 pub mod error;
 pub mod idp;
 pub mod ids;
+pub mod impact;
 pub mod model;
 pub mod ops;
 pub mod rules;

@@ -351,8 +351,12 @@ fn token_caller(state: &AppState, v: VerifiedToken, now: OffsetDateTime) -> Call
     }
 }
 
-/// Records `last_used_at` at most once a minute per key, off the request path.
+/// Records `last_used_at` at most once a minute per key, off the request
+/// path (not in a sandbox: the request that opened it was recorded).
 fn touch(state: &AppState, key: &ApiKey, now: OffsetDateTime) {
+    if state.sandbox().is_some() {
+        return;
+    }
     let due = match state.key_touches.lock() {
         Ok(mut m) => {
             let due = m
@@ -409,16 +413,46 @@ impl Credentials {
     }
 }
 
-/// Reads the credential a request presents where `at` says and resolves it
-/// to its caller; a missing one is a `401` naming what is missing, a wrong
-/// one a `401` that is counted against its key id and client address
-/// ([`throttle`]), and one from a locked-out key id or address a `429`. A
-/// `Bearer` JWT is Roster's own token when its `iss` says so, else an
-/// identity provider's (unless it is some key's secret); every other token
-/// is an API key's secret.
-pub async fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Caller, ApiError> {
-    let headers = &parts.headers;
-    let address = client_address(parts);
+/// A credential as a request presented it: what [`resolve`] reads from
+/// the request, before it is resolved. A sandbox's requests carry their
+/// opening request's in their extensions (see [`crate::sandbox`]). Its
+/// `Debug` never shows the secret.
+#[derive(Clone)]
+pub enum Presented {
+    /// `Authorization: <scheme> <token>`.
+    Token {
+        /// Whether the scheme is `Bearer` (which also takes JWTs).
+        bearer: bool,
+        /// The token.
+        token: String,
+    },
+    /// A key id and its secret, each in a header of its own.
+    KeyPair {
+        /// The key id.
+        key_id: String,
+        /// The secret.
+        secret: String,
+    },
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Token { bearer, .. } => f
+                .debug_struct("Token")
+                .field("bearer", bearer)
+                .finish_non_exhaustive(),
+            Self::KeyPair { key_id, .. } => f
+                .debug_struct("KeyPair")
+                .field("key_id", key_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// The credential `headers` present where `at` says; a missing one is a
+/// `401` naming what is missing.
+pub fn presented(headers: &HeaderMap, at: Credentials) -> Result<Presented, ApiError> {
     match at {
         Credentials::Authorization {
             scheme,
@@ -427,7 +461,78 @@ pub async fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result
             let token = scheme_token(headers, scheme).ok_or_else(|| {
                 ApiError::Unauthorized(format!("missing `Authorization: {scheme} <{what}>`"))
             })?;
-            if scheme.eq_ignore_ascii_case("Bearer") {
+            Ok(Presented::Token {
+                bearer: scheme.eq_ignore_ascii_case("Bearer"),
+                token: token.to_owned(),
+            })
+        }
+        Credentials::KeyPair { key_id, secret } => {
+            let get = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            let missing =
+                |name: &str| ApiError::Unauthorized(format!("the `{name}` header is required"));
+            Ok(Presented::KeyPair {
+                key_id: get(key_id).ok_or_else(|| missing(key_id))?.to_owned(),
+                secret: get(secret).ok_or_else(|| missing(secret))?.to_owned(),
+            })
+        }
+    }
+}
+
+/// In a sandbox, a request acts as the caller that opened it, with the
+/// credential that caller presented; one that presents a credential of its
+/// own is refused (`400` naming the header), so that it can never act as
+/// someone else.
+fn sandboxed_credential(parts: &Parts, at: Credentials) -> Result<Presented, ApiError> {
+    let own = match at {
+        Credentials::Authorization { .. } => vec![header::AUTHORIZATION.as_str()],
+        Credentials::KeyPair { key_id, secret } => vec![key_id, secret],
+    };
+    if let Some(name) = own.into_iter().find(|h| parts.headers.contains_key(*h)) {
+        return Err(ApiError::bad_request(
+            name,
+            "a previewed request acts as the caller of the what-if; it cannot present credentials",
+        ));
+    }
+    parts
+        .extensions
+        .get::<Presented>()
+        .cloned()
+        .ok_or_else(|| ApiError::Unauthorized("no credential reached the sandbox".into()))
+}
+
+/// Reads the credential a request presents where `at` says and resolves it
+/// to its caller; a missing one is a `401` naming what is missing, a wrong
+/// one a `401` that is counted against its key id and client address
+/// ([`throttle`]), and one from a locked-out key id or address a `429`. A
+/// `Bearer` JWT is Roster's own token when its `iss` says so, else an
+/// identity provider's (unless it is some key's secret); every other token
+/// is an API key's secret. In a sandbox, the credential is the one its
+/// opening request presented ([`Presented`]), on every surface.
+pub async fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result<Caller, ApiError> {
+    let presented = if state.sandbox().is_some() {
+        sandboxed_credential(parts, at)?
+    } else {
+        presented(&parts.headers, at)?
+    };
+    resolve_presented(state, client_address(parts), &presented).await
+}
+
+/// Resolves a presented credential to its caller (see [`resolve`]).
+async fn resolve_presented(
+    state: &AppState,
+    address: Option<IpAddr>,
+    presented: &Presented,
+) -> Result<Caller, ApiError> {
+    match presented {
+        Presented::Token { bearer, token } => {
+            let token = token.as_str();
+            if *bearer {
                 let now = OffsetDateTime::now_utc();
                 let model = state.engine.snapshot();
                 // A token Roster issued; another issuer's token, or an API
@@ -455,20 +560,10 @@ pub async fn resolve(state: &AppState, parts: &Parts, at: Credentials) -> Result
             locked_out(state, kid, address)?;
             authenticate(state, None, token).map_err(|r| refused(state, kid, address, r))
         }
-        Credentials::KeyPair { key_id, secret } => {
-            let get = |name: &str| {
-                headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-            };
-            let missing =
-                |name: &str| ApiError::Unauthorized(format!("the `{name}` header is required"));
-            let kid = get(key_id).ok_or_else(|| missing(key_id))?;
-            let token = get(secret).ok_or_else(|| missing(secret))?;
-            locked_out(state, Some(kid), address)?;
-            authenticate(state, Some(kid), token).map_err(|r| refused(state, Some(kid), address, r))
+        Presented::KeyPair { key_id, secret } => {
+            let kid = Some(key_id.as_str());
+            locked_out(state, kid, address)?;
+            authenticate(state, kid, secret).map_err(|r| refused(state, kid, address, r))
         }
     }
 }

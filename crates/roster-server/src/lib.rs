@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod outbound;
 pub mod request;
 pub mod routes;
+pub mod sandbox;
 pub mod state;
 pub mod surface;
 pub mod tokens;
@@ -47,8 +48,11 @@ fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
 /// the OpenAPI document. A path or method no surface claims is answered as
 /// the native API answers.
 pub fn router(state: AppState) -> Router {
-    let (native, _) = routes::router().split_for_parts();
-    native
+    native_routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::what_if::dry_run,
+        ))
         .merge(dialects::router())
         .route("/openapi.json", get(openapi::serve))
         .fallback(surface::no_route::<Native>)
@@ -61,6 +65,15 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(request::context))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The native routes, built (with their OpenAPI operations) once per
+/// process: a what-if builds the app again for its sandbox.
+fn native_routes() -> Router<AppState> {
+    static NATIVE: std::sync::OnceLock<Router<AppState>> = std::sync::OnceLock::new();
+    NATIVE
+        .get_or_init(|| routes::router().split_for_parts().0)
+        .clone()
 }
 
 /// How long a request may take.

@@ -9,11 +9,11 @@
 use crate::error::Problem;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Header, Ref, RefOr};
+use utoipa::openapi::{Content, Header, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The media type of every error of the native API (see `error.rs`).
@@ -74,6 +74,64 @@ impl Modify for CommonResponses {
                 add_common_responses(op);
             }
         }
+    }
+}
+
+/// `?dry_run=true` on every native write but what-if and the token
+/// endpoint ([`crate::routes::what_if::dry_run`]): the parameter, the
+/// `Roster-Dry-Run` header of the answers and the `403` of a caller
+/// without `authz:check`.
+struct DryRun;
+
+impl Modify for DryRun {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if crate::routes::what_if::NOT_PREVIEWED.contains(&path.as_str()) {
+                continue;
+            }
+            let writes = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in writes.into_iter().flatten() {
+                add_dry_run(op);
+            }
+        }
+    }
+}
+
+fn add_dry_run(op: &mut Operation) {
+    let parameter = ParameterBuilder::new()
+        .name("dry_run")
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(
+            "`true`: answer as this request would be answered (status, headers, body), with `Roster-Dry-Run: true`, and commit nothing. Requires `authz:check` over the caller's organization.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean)))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(parameter);
+    let responses = &mut op.responses.responses;
+    responses.entry("403".to_owned()).or_insert_with(|| {
+        let mut r = problem_response();
+        r.description = default_description("403").to_owned();
+        RefOr::T(r)
+    });
+    for response in responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let mut h = Header::new(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["true"])),
+        );
+        h.description = Some(
+            "`true` on the answer to a dry run (`dry_run=true`): nothing was committed.".to_owned(),
+        );
+        response.headers.insert("Roster-Dry-Run".to_owned(), h);
     }
 }
 
@@ -217,6 +275,7 @@ impl OpenApi for ApiDoc {
         let mut doc = crate::routes::router().into_openapi();
         BearerAuth.modify(&mut doc);
         CommonResponses.modify(&mut doc);
+        DryRun.modify(&mut doc);
         doc
     }
 }

@@ -19,6 +19,7 @@ pub mod roles;
 pub mod users;
 pub mod views;
 pub mod well_known;
+pub mod what_if;
 
 use crate::auth::Credentials;
 use crate::error::ApiError;
@@ -74,6 +75,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(check::batch))
         .routes(routes!(check::lookup_accounts))
         .routes(routes!(check::lookup_users))
+        .routes(routes!(what_if::what_if))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(

@@ -6,6 +6,7 @@ use crate::idp::jwks::JwksCache;
 use crate::idp::IdentityProviders;
 use crate::outbound::Outbound;
 use crate::request::RequestInfo;
+use crate::sandbox::Sandbox;
 use crate::writer::Writer;
 use roster_authz::Engine;
 use roster_domain::draft::to_micros;
@@ -96,6 +97,9 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Failed authentications on their way to the audit trail.
     auth_failures: mpsc::Sender<AuditEvent>,
+    /// The sandbox this state plans in, if it is one's (see
+    /// [`AppState::sandboxed`]): nothing is committed or stored then.
+    sandbox: Option<Arc<Sandbox>>,
 }
 
 /// A failed authentication, as the audit trail records it (`auth.failed`).
@@ -171,12 +175,40 @@ impl AppState {
             tokens: Default::default(),
             throttle,
             auth_failures: spawn_auth_failure_writer(store),
+            sandbox: None,
         })
+    }
+
+    /// This state in a new sandbox on `base` (a committed model): the same
+    /// configuration and caches, with the sandbox's writer and engine, and a
+    /// throttle of its own (every request in it acts as the caller that
+    /// opened it, already authenticated here). What it writes stays in the
+    /// sandbox; it records no key use and no failed authentication.
+    pub fn sandboxed(&self, base: Arc<Model>) -> (Self, Arc<Sandbox>) {
+        let sandbox = Sandbox::new(base);
+        let (per_key_id, per_address) = self.config.auth_failure_limits;
+        let state = Self {
+            engine: sandbox.engine().clone(),
+            writer: Writer::sandbox(sandbox.clone()),
+            revisions: sandbox.revisions(),
+            throttle: Arc::new(Throttle::new(per_key_id, per_address)),
+            sandbox: Some(sandbox.clone()),
+            ..self.clone()
+        };
+        (state, sandbox)
+    }
+
+    /// The sandbox this state plans in, if any.
+    pub fn sandbox(&self) -> Option<&Arc<Sandbox>> {
+        self.sandbox.as_ref()
     }
 
     /// Records a failed authentication in the audit trail (asynchronously;
     /// dropped with a warning when the backlog is full).
     pub fn auth_failed(&self, f: AuthFailed) {
+        if self.sandbox.is_some() {
+            return;
+        }
         let (target_type, target_id) = match (&f.key_id, &f.issuer) {
             (Some(k), _) => ("api_key", k.clone()),
             (None, Some(i)) => ("token", i.clone()),
@@ -212,9 +244,23 @@ impl AppState {
 
     /// The audit trail of one object (by target id), oldest first: what a
     /// surface renders an object's history from (SoftwareOne's `audit`).
-    /// Surfaces read the trail through here, never from the store.
+    /// Surfaces read the trail through here, never from the store. In a
+    /// sandbox: the trail up to its base, then what its writes would add.
     pub async fn audit_trail(&self, target_id: &str) -> Result<Vec<AuditEvent>, ApiError> {
-        Ok(self.store.audit_for_target(target_id).await?)
+        let mut events = self.store.audit_for_target(target_id).await?;
+        if let Some(sandbox) = &self.sandbox {
+            let base = sandbox.base().revision();
+            events.retain(|e| e.revision <= base);
+            let last = events.iter().map(|e| e.seq).max().unwrap_or(0);
+            events.extend(
+                sandbox
+                    .audit_for(target_id)
+                    .into_iter()
+                    .zip(1..)
+                    .map(|(e, n)| AuditEvent { seq: last + n, ..e }),
+            );
+        }
+        Ok(events)
     }
 
     /// The current model once it has reached `min` (waiting a bounded time),
@@ -225,6 +271,14 @@ impl AppState {
         };
         if self.engine.revision() >= min {
             return Ok(self.engine.snapshot());
+        }
+        if self.sandbox.is_some() {
+            // Nothing else writes a sandbox: a revision it has not reached
+            // it never will.
+            return Err(ApiError::RevisionNotReached {
+                wanted: min,
+                current: self.engine.revision(),
+            });
         }
         // Another replica may have written it: look at the change log now.
         self.writer.nudge();

@@ -9,8 +9,13 @@
 //!
 //! If another replica committed first, the store refuses the batch as stale;
 //! the writer catches up from the change log and plans the batch again.
+//!
+//! A writer may instead be a [`Sandbox`]'s: it plans each job on the
+//! sandbox's private model and keeps the outcome there, committing nothing
+//! (what-if and `?dry_run=true`, see [`crate::sandbox`]).
 
 use crate::error::ApiError;
+use crate::sandbox::Sandbox;
 use roster_authz::Engine;
 use roster_domain::{Context, DomainError, Draft, Model, Revision};
 use roster_store::{Commit, Store, StoreError};
@@ -39,10 +44,18 @@ const MAX_BATCH: usize = 256;
 /// How often a batch is re-planned after other replicas' commits.
 const MAX_ATTEMPTS: usize = 8;
 
-/// Handle to the writer task. Cheap to clone.
+/// Handle to the writer task, or to a sandbox. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    tx: mpsc::Sender<Job>,
+    inner: Inner,
+}
+
+#[derive(Clone, Debug)]
+enum Inner {
+    /// The process's writer task: plans, commits, publishes.
+    Task(mpsc::Sender<Job>),
+    /// A sandbox: plans on its private model, commits nothing.
+    Sandbox(Arc<Sandbox>),
 }
 
 impl std::fmt::Debug for Job {
@@ -64,7 +77,16 @@ impl Writer {
     ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(run(store, engine, model, revisions, rx));
-        Self { tx }
+        Self {
+            inner: Inner::Task(tx),
+        }
+    }
+
+    /// A writer that plans on `sandbox` and commits nothing.
+    pub fn sandbox(sandbox: Arc<Sandbox>) -> Self {
+        Self {
+            inner: Inner::Sandbox(sandbox),
+        }
     }
 
     /// Runs `op` as one atomic write and returns its output and the revision
@@ -75,10 +97,13 @@ impl Writer {
         T: Send + 'static,
         F: FnMut(&mut Draft<'_>) -> Result<T, DomainError> + Send + 'static,
     {
+        let tx = match &self.inner {
+            Inner::Task(tx) => tx,
+            Inner::Sandbox(s) => return s.write(&ctx, op),
+        };
         let (reply, rx) = oneshot::channel();
         let run: JobFn = Box::new(move |d| op(d).map(|t| Box::new(t) as Output));
-        self.tx
-            .send(Job::Write { ctx, run, reply })
+        tx.send(Job::Write { ctx, run, reply })
             .await
             .map_err(|_| ApiError::Unavailable("the writer has stopped".into()))?;
         let (out, rev) = rx
@@ -91,16 +116,22 @@ impl Writer {
     }
 
     /// Asks the writer to catch up with other processes' commits; returns
-    /// the revision it reached.
+    /// the revision it reached (a sandbox's: its own, as it follows nobody).
     pub async fn sync(&self) -> Option<Revision> {
+        let tx = match &self.inner {
+            Inner::Task(tx) => tx,
+            Inner::Sandbox(s) => return Some(s.revision()),
+        };
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Job::Sync { reply: Some(reply) }).await.ok()?;
+        tx.send(Job::Sync { reply: Some(reply) }).await.ok()?;
         rx.await.ok()
     }
 
     /// Fire-and-forget [`Writer::sync`].
     pub fn nudge(&self) {
-        let _ = self.tx.try_send(Job::Sync { reply: None });
+        if let Inner::Task(tx) = &self.inner {
+            let _ = tx.try_send(Job::Sync { reply: None });
+        }
     }
 }
 

@@ -641,10 +641,22 @@ async fn groups_and_expiry_round_trip() {
         store.commit(0, std::slice::from_ref(&c1)).await.unwrap();
         let loaded = store.load_model().await.unwrap();
         assert_same(b, &loaded, &expected(&[&c1]));
-        assert_eq!(loaded.grant(g.id, group_grant.id), Some(group_grant.clone()), "{b}");
-        assert_eq!(loaded.group_member(g.id, u2.id).unwrap().expires_at, Some(later), "{b}");
+        assert_eq!(
+            loaded.grant(g.id, group_grant.id),
+            Some(group_grant.clone()),
+            "{b}"
+        );
+        assert_eq!(
+            loaded.group_member(g.id, u2.id).unwrap().expires_at,
+            Some(later),
+            "{b}"
+        );
         let audit = all_audit(&*store).await;
-        assert_eq!(audit.last().unwrap().reason.as_deref(), Some("expired"), "{b}");
+        assert_eq!(
+            audit.last().unwrap().reason.as_deref(),
+            Some("expired"),
+            "{b}"
+        );
 
         // A renamed group, a changed expiry; then everything removed at once.
         let renamed = Group {

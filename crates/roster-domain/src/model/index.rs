@@ -44,6 +44,8 @@ pub struct Moment(pub(crate) i64);
 impl Moment {
     /// What "never expires" is stored as.
     pub(crate) const NEVER: Self = Self(i64::MAX);
+    /// The Unix epoch.
+    pub const EPOCH: Self = Self(0);
 
     /// The instant `t`.
     #[inline]

@@ -205,6 +205,28 @@ impl<'m> Asker<'m> {
         Ok(on)
     }
 
+    /// `POST /v1/what-if` and `?dry_run=true`: previewing writes answers
+    /// checks and reports other users' access, so the caller must hold
+    /// `authz:check` over its home organization (`403` otherwise), on top
+    /// of what each previewed request needs.
+    pub fn what_if(&self) -> Result<(), DomainError> {
+        let home = self.model.user(self.actor.user).map(|u| u.organization_id);
+        match home {
+            Some(org)
+                if self.actor.holds(
+                    self.model,
+                    perms::authz_check(),
+                    &Scope::Organization(org),
+                ) =>
+            {
+                Ok(())
+            }
+            _ => Err(DomainError::forbidden(
+                "a what-if requires `authz:check` over your organization",
+            )),
+        }
+    }
+
     /// Whether the caller may see `account` in a lookup of `user`'s
     /// accounts (see [`Asker::lookup_accounts`]).
     #[inline]

@@ -107,7 +107,11 @@ fn field(at: Option<usize>, name: &str) -> String {
 
 /// Parses one check's ids and has the domain decide whether the caller may
 /// ask it ([`Asker::check`]); errors name the field within the batch.
-fn question(asker: &Asker<'_>, r: &CheckRequest, at: Option<usize>) -> Result<Question, ApiError> {
+pub(super) fn question(
+    asker: &Asker<'_>,
+    r: &CheckRequest,
+    at: Option<usize>,
+) -> Result<Question, ApiError> {
     let user = r
         .user_id
         .parse::<UserId>()
@@ -150,7 +154,7 @@ fn in_batch(e: DomainError, at: Option<usize>) -> ApiError {
     }
 }
 
-fn explain(d: &Decision) -> Explanation {
+pub(super) fn explain(d: &Decision) -> Explanation {
     match d {
         Decision::Allowed(g) => Explanation {
             grant_id: Some(g.id().to_string()),
@@ -172,7 +176,7 @@ fn explain(d: &Decision) -> Explanation {
 /// The published model at `min` or later (see [`AppState::model_at`]). A
 /// revision that no replica has committed yet is refused at once (400,
 /// naming `min_revision`) rather than waited for and answered 503.
-async fn model_at(
+pub(super) async fn model_at(
     s: &AppState,
     min: Option<Revision>,
 ) -> Result<std::sync::Arc<roster_domain::Model>, ApiError> {

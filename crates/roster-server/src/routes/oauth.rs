@@ -193,6 +193,13 @@ pub async fn issue(State(s): State<AppState>, req: Request) -> Response {
 }
 
 async fn token(s: &AppState, req: Request) -> Result<Response, OAuthError> {
+    if s.sandbox().is_some() {
+        // A what-if must not hand out a real credential (nor test secrets
+        // unthrottled and unaudited).
+        return Err(OAuthError::InvalidRequest(
+            "the token endpoint cannot be previewed".into(),
+        ));
+    }
     let (parts, body) = req.into_parts();
     let address = crate::auth::client_address(&parts);
     let basic = basic_credentials(&parts.headers)?;

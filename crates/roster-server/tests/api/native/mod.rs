@@ -1,6 +1,6 @@
 //! The native API (`/v1`) and the server around it: rules, bad input,
-//! concurrency, the actor matrix, decisions, replicas, slow clients, and
-//! the tokens Roster issues.
+//! concurrency, the actor matrix, decisions, replicas, slow clients, the
+//! tokens Roster issues, and what-if.
 
 mod bad_input;
 mod concurrency;
@@ -12,3 +12,4 @@ mod rules;
 mod slow_clients;
 mod smoke;
 mod tokens;
+mod what_if;

@@ -39,6 +39,7 @@ async fn openapi_document_is_served_and_snapshotted() {
             "/v1/check/batch",
             "/v1/lookup/accounts",
             "/v1/lookup/users",
+            "/v1/what-if",
             "/v1/api-keys",
             "/v1/api-keys/{id}",
             "/v1/audit-events",
@@ -290,6 +291,23 @@ async fn answers_match_the_openapi_document() {
         expect(M::POST, "/v1/lookup/users", &r, 200);
         let r = call(M::GET, format!("/v1/users/{user}/effective-permissions?account_id={acc}"), None).await;
         expect(M::GET, "/v1/users/{id}/effective-permissions", &r, 200);
+        let r = call(M::POST, "/v1/what-if".into(), Some(json!({
+            "requests": [
+                {"method": "PATCH", "path": format!("/v1/users/{user}"), "body": {"last_name": "Preview"}},
+                {"method": "DELETE", "path": format!("/v1/users/{user}/grants/{grant_id}")},
+                {"method": "PATCH", "path": format!("/v1/users/{user}"), "body": {"email": null}},
+            ],
+            "checks": [check, denied],
+        }))).await;
+        expect(M::POST, "/v1/what-if", &r, 200);
+        assert_eq!(r.body["results"].as_array().map(Vec::len), Some(3), "{}", r.body);
+        assert!(r.body["impact"]["lost"].as_array().is_some_and(|l| !l.is_empty()), "{}", r.body);
+        let r = call(M::PATCH, format!("/v1/users/{user}?dry_run=true"), Some(json!({"last_name": "Dry"}))).await;
+        expect(M::PATCH, "/v1/users/{id}", &r, 200);
+        let r = call(M::DELETE, format!("/v1/users/{user}/grants/{grant_id}?dry_run=true"), None).await;
+        expect(M::DELETE, "/v1/users/{id}/grants/{grant_id}", &r, 204);
+        let r = call(M::PATCH, format!("/v1/users/{user}?dry_run=maybe"), Some(json!({}))).await;
+        expect(M::PATCH, "/v1/users/{id}", &r, 400);
 
         let r = call(M::POST, "/v1/api-keys".into(), Some(json!({"user_id": user, "name": "ci", "expires_at": "2999-01-01T00:00:00Z"}))).await;
         expect(M::POST, "/v1/api-keys", &r, 201);
