@@ -189,6 +189,7 @@ fn setup() -> (Model, World) {
                     ops::create_group(
                         d,
                         ops::NewGroup {
+                            id: None,
                             organization_id: id,
                             name: name(&format!("Group {j}")),
                             description: None,

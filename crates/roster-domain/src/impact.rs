@@ -361,6 +361,7 @@ mod tests {
             ops::create_group(
                 d,
                 ops::NewGroup {
+                    id: None,
                     organization_id: w.org,
                     name: DisplayName::parse("Support").unwrap(),
                     description: None,

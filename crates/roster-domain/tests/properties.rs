@@ -8,9 +8,13 @@
 //!   manages to grant (or revoke) through `ops::create_grant` /
 //!   `ops::delete_grant`, it held `grants:write` and every permission the
 //!   grant hands out over the grant's scope; nobody changes their own grants.
+//!   The same through groups: whoever adds a user to a group (or removes
+//!   one), or changes a group's grants, could have made each of the group's
+//!   grants itself, and is not a member concerned (self guard).
 //! - **Tenant isolation**: an actor of organization A with random grants in A
-//!   gets `NotFound` for every operation on an object of organization B,
-//!   exactly as for an object that does not exist, and records nothing.
+//!   gets `NotFound` for every operation on an object of organization B
+//!   (groups, their members and grants included), exactly as for an object
+//!   that does not exist, and records nothing.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -201,6 +205,26 @@ struct World {
     role_b: RoleId,
     grant_b: GrantId,
     key_b: ApiKeyId,
+    /// Groups of A: the first holds `viewer` on A, the second `admin` on
+    /// the second account of A; their members are the fourth and the fifth
+    /// user of A (who do not act).
+    groups_a: Vec<GroupId>,
+    /// A group of B with B's admin as member and a grant.
+    group_b: GroupId,
+    group_grant_b: GrantId,
+}
+
+fn new_group(d: &mut Draft<'_>, org: OrganizationId, name: &str) -> Result<GroupId, DomainError> {
+    ops::create_group(
+        d,
+        ops::NewGroup {
+            id: None,
+            organization_id: org,
+            name: DisplayName::parse(name)?,
+            description: None,
+        },
+    )
+    .map(|g| g.id)
 }
 
 fn new_user(d: &mut Draft<'_>, org: OrganizationId, mail: &str) -> Result<UserId, DomainError> {
@@ -340,6 +364,37 @@ fn world() -> World {
                 secret: "secret-b".into(),
             },
         )?;
+        let groups_a = vec![
+            new_group(d, org_a, "Readers")?,
+            new_group(d, org_a, "A2 admins")?,
+        ];
+        for (g, r, scope) in [
+            (groups_a[0], "viewer", Scope::Organization(org_a)),
+            (groups_a[1], "admin", Scope::Account(acc_a[1])),
+        ] {
+            ops::create_grant(
+                d,
+                g,
+                ops::NewGrant {
+                    subject: GrantSubject::Role(role(r)),
+                    scope,
+                    expires_at: None,
+                },
+            )?;
+        }
+        ops::add_group_member(d, groups_a[0], users_a[3], None)?;
+        ops::add_group_member(d, groups_a[1], users_a[4], None)?;
+        let group_b = new_group(d, org_b, "B team")?;
+        ops::add_group_member(d, group_b, user_b, None)?;
+        let (group_grant_b, _) = ops::create_grant(
+            d,
+            group_b,
+            ops::NewGrant {
+                subject: GrantSubject::Role(role("viewer")),
+                scope: Scope::Organization(org_b),
+                expires_at: None,
+            },
+        )?;
         Ok(World {
             model: Model::new(),
             org_a,
@@ -353,6 +408,9 @@ fn world() -> World {
             role_b: role("clerk"),
             grant_b: grant_b.id,
             key_b: key_b.id,
+            groups_a,
+            group_b,
+            group_grant_b: group_grant_b.id,
         })
     });
     World { model, ..w }
@@ -438,6 +496,14 @@ enum Attempt {
     Revoke(usize, usize),
     /// (actor, holder): an API key acting as the holder.
     Key(usize, usize),
+    /// (actor, group, user): adding a user of A to a group of A.
+    Join(usize, usize, usize),
+    /// (actor, group, user): removing it.
+    Leave(usize, usize, usize),
+    /// (actor, group, subject, scope): giving a group of A a grant.
+    GroupGrant(usize, usize, usize, usize),
+    /// (actor, index into the current grants of A's groups).
+    GroupRevoke(usize, usize),
 }
 
 fn attempt() -> impl Strategy<Value = Attempt> {
@@ -445,7 +511,32 @@ fn attempt() -> impl Strategy<Value = Attempt> {
         3 => (0usize..3, 0usize..5, 0usize..64, 0usize..64).prop_map(|(a, h, s, sc)| Attempt::Grant(a, h, s, sc)),
         1 => (0usize..3, 0usize..64).prop_map(|(a, g)| Attempt::Revoke(a, g)),
         1 => (0usize..3, 0usize..5).prop_map(|(a, h)| Attempt::Key(a, h)),
+        2 => (0usize..3, 0usize..2, 0usize..5).prop_map(|(a, g, u)| Attempt::Join(a, g, u)),
+        1 => (0usize..3, 0usize..2, 0usize..5).prop_map(|(a, g, u)| Attempt::Leave(a, g, u)),
+        2 => (0usize..3, 0usize..2, 0usize..64, 0usize..64).prop_map(|(a, g, s, sc)| Attempt::GroupGrant(a, g, s, sc)),
+        1 => (0usize..3, 0usize..64).prop_map(|(a, g)| Attempt::GroupRevoke(a, g)),
     ]
+}
+
+/// Asserts that `actor` could have made or removed each of `grants`
+/// itself (SPEC §2.3): `grants:write` and every permission over its scope.
+fn could_make_each(base: &Model, actor: UserId, grants: &[Grant]) -> Result<(), TestCaseError> {
+    for g in grants {
+        prop_assert!(
+            base.holds_over(actor, perms::grants_write(), &g.scope, Moment::of(now())),
+            "escalation: touched a grant at {} without grants:write there",
+            g.scope
+        );
+        for p in handed_out(base, g) {
+            prop_assert!(
+                may_hand_out(base, actor, p, &g.scope),
+                "escalation: handed out or took away {} at {} without holding it",
+                rules::code_of(base, p),
+                g.scope
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The permissions `g` hands out, as the model resolves them.
@@ -545,6 +636,82 @@ proptest! {
                         Err(e) => prop_assert!(d.is_empty(), "a failed revoke recorded changes: {e}"),
                     }
                 }
+                Attempt::Join(a, gi, u) | Attempt::Leave(a, gi, u) => {
+                    let (actor, user, group) = (w.users_a[a], w.users_a[u], w.groups_a[gi]);
+                    let joining = matches!(at, Attempt::Join(..));
+                    let ctx = Context::user(actor, None, now());
+                    let mut d = Draft::new(&base, &ctx);
+                    let res = if joining {
+                        ops::add_group_member(&mut d, group, user, None).map(drop)
+                    } else {
+                        ops::remove_group_member(&mut d, group, user)
+                    };
+                    match res {
+                        Ok(()) => {
+                            prop_assert_ne!(actor, user, "self guard: changed own membership");
+                            let grants: Vec<Grant> = base.grants_of(group).collect();
+                            could_make_each(&base, actor, &grants)?;
+                            match d.finish() {
+                                Ok(o) => model = o.model,
+                                Err(e) => prop_assert!(
+                                    !joining && matches!(e, DomainError::Lockout { .. }),
+                                    "{e:?}"
+                                ),
+                            }
+                        }
+                        Err(e) => {
+                            prop_assert!(d.is_empty(), "a failed membership change recorded changes: {e}");
+                            if actor == user {
+                                prop_assert!(
+                                    matches!(e, DomainError::SelfChange { .. } | DomainError::Forbidden { .. } | DomainError::NotFound { .. }),
+                                    "own membership answered {e:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+                Attempt::GroupGrant(a, gi, s, sc) => {
+                    let (actor, group) = (w.users_a[a], w.groups_a[gi]);
+                    let scope = scopes[sc % scopes.len()];
+                    let ctx = Context::user(actor, None, now());
+                    let mut d = Draft::new(&base, &ctx);
+                    let res = ops::create_grant(&mut d, group, ops::NewGrant { subject: subjects[s % subjects.len()].clone(), scope, expires_at: None });
+                    match res {
+                        Ok((g, created)) => {
+                            prop_assert!(base.group_member(group, actor).is_none(), "self guard: changed the grants of own group");
+                            could_make_each(&base, actor, std::slice::from_ref(&g))?;
+                            prop_assert_eq!(created, !d.is_empty());
+                            let outcome = d.finish();
+                            prop_assert!(outcome.is_ok(), "giving a group a grant cannot lock anyone out: {:?}", outcome.err());
+                            if let Ok(o) = outcome {
+                                model = o.model;
+                            }
+                        }
+                        Err(e) => prop_assert!(d.is_empty(), "a failed group grant recorded changes: {e}"),
+                    }
+                }
+                Attempt::GroupRevoke(a, gi) => {
+                    let actor = w.users_a[a];
+                    let all: Vec<_> = w.groups_a.iter().flat_map(|g| base.grants_of(*g).collect::<Vec<_>>()).collect();
+                    if all.is_empty() {
+                        continue;
+                    }
+                    let g = all[gi % all.len()].clone();
+                    let ctx = Context::user(actor, None, now());
+                    let mut d = Draft::new(&base, &ctx);
+                    match ops::delete_grant(&mut d, g.holder, g.id) {
+                        Ok(()) => {
+                            let group = g.holder.group().unwrap();
+                            prop_assert!(base.group_member(group, actor).is_none(), "self guard: removed a grant of own group");
+                            could_make_each(&base, actor, std::slice::from_ref(&g))?;
+                            match d.finish() {
+                                Ok(o) => model = o.model,
+                                Err(e) => prop_assert!(matches!(e, DomainError::Lockout { .. }), "{e:?}"),
+                            }
+                        }
+                        Err(e) => prop_assert!(d.is_empty(), "a failed group revoke recorded changes: {e}"),
+                    }
+                }
                 Attempt::Key(a, h) => {
                     // A key acts as its user: minting one for somebody else
                     // hands out everything that user holds.
@@ -570,9 +737,15 @@ proptest! {
                 }
             }
         }
-        // Whatever happened, every tenant grant lies in its holder's organization.
-        for u in &w.users_a {
-            for g in model.grants_of(*u) {
+        // Whatever happened, every tenant grant lies in its holder's
+        // organization, and every member of a group of A is a user of A.
+        for g in &w.groups_a {
+            for m in model.group_members(*g) {
+                prop_assert!(w.users_a.contains(&m.user_id));
+            }
+        }
+        for h in w.users_a.iter().map(|u| GrantHolder::User(*u)).chain(w.groups_a.iter().map(|g| GrantHolder::Group(*g))) {
+            for g in model.grants_of(h) {
                 if g.scope != Scope::Global {
                     prop_assert_eq!(g.scope.organization(|x| model.account_org(x)), Some(w.org_a));
                 }
@@ -677,6 +850,8 @@ struct Aim {
     grant: GrantId,
     key: ApiKeyId,
     role: RoleId,
+    group: GroupId,
+    group_grant: GrantId,
 }
 
 fn aim_at_b(w: &World) -> Aim {
@@ -687,6 +862,8 @@ fn aim_at_b(w: &World) -> Aim {
         grant: w.grant_b,
         key: w.key_b,
         role: w.role_b.clone(),
+        group: w.group_b,
+        group_grant: w.group_grant_b,
     }
 }
 
@@ -698,14 +875,23 @@ fn aim_at_nothing() -> Aim {
         grant: GrantId::new(),
         key: ApiKeyId::new(),
         role: role("no-such-role"),
+        group: GroupId::new(),
+        group_grant: GrantId::new(),
     }
 }
 
-const OPS: usize = 28;
+const OPS: usize = 48;
 
 /// Runs operation `i` aimed at `t` as the actor; `a_user` is a user of A
-/// (for operations that take one object of each side).
-fn run_op(i: usize, d: &mut Draft<'_>, t: &Aim, a_user: UserId) -> Result<(), DomainError> {
+/// and `a_group` a group of A (for operations that take one object of each
+/// side).
+fn run_op(
+    i: usize,
+    d: &mut Draft<'_>,
+    t: &Aim,
+    a_user: UserId,
+    a_group: GroupId,
+) -> Result<(), DomainError> {
     let pre = Precondition::NONE;
     let name = || DisplayName::parse("x");
     match i {
@@ -840,7 +1026,63 @@ fn run_op(i: usize, d: &mut Draft<'_>, t: &Aim, a_user: UserId) -> Result<(), Do
             },
         )
         .map(drop),
-        _ => ops::revoke_api_key(d, t.key).map(drop),
+        27 => ops::revoke_api_key(d, t.key).map(drop),
+        28 => ops::update_grant(d, t.user, t.grant, None, pre).map(drop),
+        29 => ops::create_group(
+            d,
+            ops::NewGroup {
+                id: None,
+                organization_id: t.org,
+                name: name()?,
+                description: None,
+            },
+        )
+        .map(drop),
+        30 => ops::list_groups(d, t.org, None, 100).map(drop),
+        31 => ops::get_group(d, t.group).map(drop),
+        32 => ops::update_group(
+            d,
+            t.group,
+            ops::GroupPatch {
+                name: Some(name()?),
+                description: None,
+            },
+            pre,
+        )
+        .map(drop),
+        33 => ops::delete_group(d, t.group, pre),
+        34 => ops::list_group_members(d, t.group, None, 100).map(drop),
+        35 => ops::add_group_member(d, t.group, a_user, None).map(drop),
+        36 => ops::add_group_member(d, t.group, t.user, None).map(drop),
+        37 => ops::add_group_member(d, a_group, t.user, None).map(drop),
+        38 => ops::update_group_member(d, t.group, t.user, None, pre).map(drop),
+        39 => ops::remove_group_member(d, t.group, t.user),
+        40 => ops::groups_of_user(d, t.user).map(drop),
+        41 => ops::set_user_groups(d, t.user, &[t.group], &|i| format!("groups[{i}]")).map(drop),
+        42 => ops::list_grants(d, t.group).map(drop),
+        43 => ops::create_grant(
+            d,
+            t.group,
+            ops::NewGrant {
+                subject: GrantSubject::Role(role("viewer")),
+                scope: Scope::Account(t.account),
+                expires_at: None,
+            },
+        )
+        .map(drop),
+        44 => ops::create_grant(
+            d,
+            a_group,
+            ops::NewGrant {
+                subject: GrantSubject::Role(role("viewer")),
+                scope: Scope::Account(t.account),
+                expires_at: None,
+            },
+        )
+        .map(drop),
+        45 => ops::update_grant(d, t.group, t.group_grant, None, pre).map(drop),
+        46 => ops::delete_grant(d, t.group, t.group_grant),
+        _ => ops::delete_grant(d, a_group, t.group_grant),
     }
 }
 
@@ -858,15 +1100,22 @@ proptest! {
         let model = give(&w, &w.model, actor, &grants);
         let ctx = Context::user(actor, Some("req".into()), now());
         let a_user = w.users_a[3];
+        let a_group = w.groups_a[0];
 
         let mut on_b = Draft::new(&model, &ctx);
-        let res_b = run_op(op, &mut on_b, &aim_at_b(&w), a_user);
+        let res_b = run_op(op, &mut on_b, &aim_at_b(&w), a_user, a_group);
         let mut on_nothing = Draft::new(&model, &ctx);
-        let res_none = run_op(op, &mut on_nothing, &aim_at_nothing(), a_user);
+        let res_none = run_op(op, &mut on_nothing, &aim_at_nothing(), a_user, a_group);
 
         prop_assert!(on_b.is_empty(), "op {op} on B recorded changes: {:?}", res_b);
-        prop_assert!(matches!(res_b, Err(DomainError::NotFound { .. })), "op {op} on B answered {:?}", res_b);
-        prop_assert!(matches!(res_none, Err(DomainError::NotFound { .. })), "op {op} on nothing answered {:?}", res_none);
+        // Adding B's user to A's group asks first whether the actor may
+        // manage A's group: without `users:write` over A it is refused so,
+        // the same for B's user as for one that does not exist.
+        let refused_in_a = op == 37
+            && matches!(res_b, Err(DomainError::Forbidden { .. }))
+            && matches!(res_none, Err(DomainError::Forbidden { .. }));
+        prop_assert!(refused_in_a || matches!(res_b, Err(DomainError::NotFound { .. })), "op {op} on B answered {:?}", res_b);
+        prop_assert!(refused_in_a || matches!(res_none, Err(DomainError::NotFound { .. })), "op {op} on nothing answered {:?}", res_none);
 
         // Lists never show B's objects.
         let d = Draft::new(&model, &ctx);
@@ -874,6 +1123,8 @@ proptest! {
         prop_assert!(users.iter().all(|u| u.organization_id == w.org_a));
         prop_assert!(ops::list_permissions(&d).iter().all(|p| p.id != w.perm_b));
         prop_assert!(ops::list_api_keys(&d).iter().all(|k| k.id != w.key_b));
+        let groups = ops::list_groups(&d, w.org_a, None, 10_000).unwrap_or_default();
+        prop_assert!(groups.iter().all(|g| g.organization_id == w.org_a));
         prop_assert!(!rules::can_reach(&model, &Actor::user(actor), w.org_b));
     }
 }

@@ -35,6 +35,9 @@ pub const MEMBER_MEMBERSHIP: Uuid = uuid!("0d3f6a2e-5b1c-4e8a-9f7d-2c4b6a8e0f41"
 pub const ADMIN_MEMBERSHIP: Uuid = uuid!("0d3f6a2e-5b1c-4e8a-9f7d-2c4b6a8e0f42");
 /// The Crux user's membership in the client account.
 pub const CRUX_MEMBERSHIP: Uuid = uuid!("0d3f6a2e-5b1c-4e8a-9f7d-2c4b6a8e0f43");
+/// A group of the demo organization (SoftwareOne's `groups` and the native
+/// groups API's examples); it holds `viewer` on the vendor account.
+pub const BILLING_GROUP: Uuid = uuid!("0d3f6a2e-5b1c-4e8a-9f7d-2c4b6a8e0f51");
 /// First permission of Crux's example.
 pub const CRUX_PERMISSION_1: Uuid = uuid!("2a0295b6-dd74-4239-9988-24fcdb1adcea");
 /// Second permission of Crux's example.
@@ -185,6 +188,24 @@ fn build(d: &mut Draft<'_>) -> Result<(), DomainError> {
         ops::NewGrant {
             subject: GrantSubject::Role(RoleId::parse("viewer")?),
             scope: Scope::Account(AccountId(CLIENT_ACCOUNT)),
+            expires_at: None,
+        },
+    )?;
+    let billing = ops::create_group(
+        d,
+        ops::NewGroup {
+            id: Some(GroupId(BILLING_GROUP)),
+            organization_id: org,
+            name: name("Billing")?,
+            description: Some(Description::parse("Reads the vendor account")?),
+        },
+    )?;
+    ops::create_grant(
+        d,
+        billing.id,
+        ops::NewGrant {
+            subject: GrantSubject::Role(RoleId::parse("viewer")?),
+            scope: Scope::Account(AccountId(VENDOR_ACCOUNT)),
             expires_at: None,
         },
     )?;

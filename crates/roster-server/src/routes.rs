@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod check;
 pub mod grants;
+pub mod groups;
 pub mod identity_providers;
 pub mod members;
 pub mod oauth;
@@ -70,6 +71,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(roles::get, roles::update, roles::delete))
         .routes(routes!(grants::list, grants::create))
         .routes(routes!(grants::update, grants::delete))
+        .routes(routes!(groups::create, groups::list))
+        .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(groups::add_member, groups::list_members))
+        .routes(routes!(groups::update_member, groups::remove_member))
+        .routes(routes!(groups::list_grants, groups::create_grant))
+        .routes(routes!(groups::update_grant, groups::delete_grant))
+        .routes(routes!(groups::user_groups))
         .routes(routes!(check::effective_permissions))
         .routes(routes!(check::check))
         .routes(routes!(check::batch))

@@ -29,6 +29,8 @@ pub const MAX_GROUPS_PER_ORGANIZATION: usize = 10_000;
 /// Input of [`create_group`].
 #[derive(Clone, Debug)]
 pub struct NewGroup {
+    /// A chosen id (demo data, imports); `None`: a new one.
+    pub id: Option<GroupId>,
     /// The organization.
     pub organization_id: OrganizationId,
     /// Name (unique in the organization, case-insensitively).
@@ -141,8 +143,12 @@ pub fn create_group(d: &mut Draft<'_>, new: NewGroup) -> Result<Arc<Group>, Doma
             format!("an organization may have at most {MAX_GROUPS_PER_ORGANIZATION} groups"),
         ));
     }
+    let id = new.id.unwrap_or_default();
+    if d.model().group(id).is_some() {
+        return Err(DomainError::conflict("id", format!("group `{id}` exists")));
+    }
     let g = Group {
-        id: GroupId::new(),
+        id,
         organization_id: org,
         name: new.name,
         description: new
@@ -408,14 +414,16 @@ pub fn groups_of_user(
 
 /// Sets `user`'s groups among those of its organization to exactly
 /// `groups` (SoftwareOne's `groups` list): adds the missing memberships and
-/// removes the others, each under the membership guards. Unknown groups,
-/// and groups of another organization, are `400` naming `field[i]`.
+/// removes the others, each under the membership guards; a group listed
+/// twice counts once. Unknown groups, and groups of another organization,
+/// are `400` naming `field(i)` for the `i`-th. Returns whether anything
+/// changed.
 pub fn set_user_groups(
     d: &mut Draft<'_>,
     user: UserId,
     groups: &[GroupId],
-    field: &str,
-) -> Result<(), DomainError> {
+    field: &dyn Fn(usize) -> String,
+) -> Result<bool, DomainError> {
     let u = crate::ops::live_user(d, user)?;
     for (i, g) in groups.iter().enumerate() {
         if d.model()
@@ -423,17 +431,19 @@ pub fn set_user_groups(
             .is_none_or(|x| x.organization_id != u.organization_id)
         {
             return Err(DomainError::invalid(
-                format!("{field}[{i}]"),
+                field(i),
                 format!("unknown group `{g}`"),
             ));
         }
     }
-    let current: Vec<GroupId> = d.model().memberships_of(user).map(|m| m.group_id).collect();
-    for g in current.iter().filter(|g| !groups.contains(g)) {
+    let wanted: std::collections::BTreeSet<GroupId> = groups.iter().copied().collect();
+    let current: std::collections::BTreeSet<GroupId> =
+        d.model().memberships_of(user).map(|m| m.group_id).collect();
+    for g in current.difference(&wanted) {
         remove_group_member(d, *g, user)?;
     }
-    for g in groups.iter().filter(|g| !current.contains(g)) {
+    for g in wanted.difference(&current) {
         add_group_member(d, *g, user, None)?;
     }
-    Ok(())
+    Ok(wanted != current)
 }

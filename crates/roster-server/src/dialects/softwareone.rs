@@ -9,9 +9,13 @@
 //! - `email`, `firstName`, `lastName`, `phone`, `settings` → the user's profile;
 //!   `phone` and `settings` merge key by key (`null` clears a nullable key,
 //!   `null` for the whole object clears it).
-//! - `status` (`Active`, `Invited`, `Disabled`) and `groups` → the membership.
+//! - `status` (`Active`, `Invited`, `Disabled`) → the membership.
+//! - `groups` → the user's Roster groups (by id), set exactly under the
+//!   groups API's rules (the membership labels of the native members API
+//!   are not SoftwareOne's groups).
 //! - `revision` → optimistic concurrency on the account user, whose revision
-//!   is the larger of the user's and the membership's (stale → 409).
+//!   is the latest of the user's, the membership's and its group
+//!   memberships' (stale → 409).
 //! - `id`, `audit`, `$meta`, `name`, `icon`, `user`, `account`, `invitation`,
 //!   `modules`, `buyers` are read-only: type-checked, then ignored.
 //!

@@ -74,14 +74,13 @@ impl Subject {
         match self {
             Self::Role(r) => Ok(GrantSubject::Role(r.clone())),
             Self::Permission(p) => {
+                // The holder first: one out of reach is the same `404` as
+                // one that does not exist, whatever codes its organization has.
+                let org = ops::holder_org(d, holder)?;
                 let m = d.model();
-                let org = match holder {
-                    GrantHolder::User(u) => m.user(u).map(|u| u.organization_id),
-                    GrantHolder::Group(g) => m.group(g).map(|g| g.organization_id),
-                };
                 let id = match p.parse::<PermissionId>() {
                     Ok(id) => id,
-                    Err(_) => m.permission_by_code(org, p).ok_or_else(|| {
+                    Err(_) => m.permission_by_code(Some(org), p).ok_or_else(|| {
                         DomainError::invalid(
                             "permission_id",
                             format!("unknown permission `{}`", roster_domain::truncate(p)),

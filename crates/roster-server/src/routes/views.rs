@@ -443,6 +443,97 @@ impl GrantView {
     }
 }
 
+/// A group: users of one organization who hold the group's grants
+/// together.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    /// Unique in the organization (case-insensitively).
+    pub name: String,
+    pub description: String,
+    pub created_at: String,
+    pub created_by: Option<Uuid>,
+    pub updated_at: String,
+    pub revision: u64,
+}
+
+impl From<&d::Group> for GroupView {
+    fn from(g: &d::Group) -> Self {
+        Self {
+            id: g.id.0,
+            organization_id: g.organization_id.0,
+            name: g.name.to_string(),
+            description: g.description.clone(),
+            created_at: ts(g.created_at),
+            created_by: g.created_by.map(|u| u.0),
+            updated_at: ts(g.updated_at),
+            revision: g.revision,
+        }
+    }
+}
+
+/// A user's membership of a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupMemberView {
+    pub group_id: Uuid,
+    pub user_id: Uuid,
+    /// When the membership stops counting; `null`: never.
+    pub expires_at: Option<String>,
+    /// When the user was added.
+    pub created_at: String,
+    pub created_by: Option<Uuid>,
+    pub revision: u64,
+}
+
+impl From<&d::GroupMember> for GroupMemberView {
+    fn from(m: &d::GroupMember) -> Self {
+        Self {
+            group_id: m.group_id.0,
+            user_id: m.user_id.0,
+            expires_at: ots(m.expires_at),
+            created_at: ts(m.created_at),
+            created_by: m.created_by.map(|u| u.0),
+            revision: m.revision,
+        }
+    }
+}
+
+/// A group a user is a member of, with that membership's expiry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserGroupView {
+    /// The group's id.
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// The group's revision.
+    pub revision: u64,
+    /// When the user's membership stops counting; `null`: never.
+    pub expires_at: Option<String>,
+    /// When the user was added.
+    pub member_since: String,
+    /// The membership's revision (for `If-Match` on
+    /// `PATCH /v1/groups/{id}/members/{user_id}`).
+    pub membership_revision: u64,
+}
+
+impl UserGroupView {
+    /// The view of group `g` with `m`, a membership of it.
+    pub fn new(g: &d::Group, m: &d::GroupMember) -> Self {
+        Self {
+            id: g.id.0,
+            organization_id: g.organization_id.0,
+            name: g.name.to_string(),
+            description: g.description.clone(),
+            revision: g.revision,
+            expires_at: ots(m.expires_at),
+            member_since: ts(m.created_at),
+            membership_revision: m.revision,
+        }
+    }
+}
+
 /// An API key (the secret appears only in the creation response).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyView {

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, RawPathParams, Request};
 use axum::http::request::Parts;
 use roster_domain::{
-    AccountId, ApiKeyId, GrantId, IdentityProviderId, MembershipId, OrganizationId, UserId,
+    AccountId, ApiKeyId, GrantId, GroupId, IdentityProviderId, MembershipId, OrganizationId, UserId,
 };
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -115,6 +115,7 @@ path_params!(
     AccountId,
     ApiKeyId,
     GrantId,
+    GroupId,
     IdentityProviderId,
     MembershipId,
     OrganizationId,

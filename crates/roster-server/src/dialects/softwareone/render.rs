@@ -175,14 +175,14 @@ pub fn render(
             time_format: s.time_format.clone(),
             time_zone: s.time_zone.clone(),
         }),
-        groups: m
+        groups: w
             .groups
             .iter()
-            .map(|g| UserGroupRef {
-                id: Some(g.clone()),
-                name: Some(g.clone()),
-                revision: None,
-                description: None,
+            .map(|(g, _)| UserGroupRef {
+                id: Some(g.id.to_string()),
+                name: Some(g.name.to_string()),
+                revision: i64::try_from(g.revision).ok(),
+                description: (!g.description.is_empty()).then(|| g.description.clone()),
                 logo: None,
                 is_default: None,
             })

@@ -1,10 +1,13 @@
 //! From a SoftwareOne request to the domain write: the delta parsed into a
-//! user patch (merged into the current user) and a membership patch, then
-//! one domain call, `ops::update_account_user`, which decides.
+//! user patch (merged into the current user), a membership patch and the
+//! user's groups, then one domain call, `ops::update_account_user`, which
+//! decides.
 
-use super::wire::AccountUserIn;
+use super::wire::{AccountUserIn, UserGroupRef};
 use roster_domain::ops::{self, MembershipPatch, UserPatch};
-use roster_domain::{AccountId, DomainError, Email, MembershipStatus, PersonName, User, UserId};
+use roster_domain::{
+    AccountId, DomainError, Email, GroupId, MembershipStatus, PersonName, User, UserId,
+};
 
 /// The membership status names of the dialect.
 fn parse_status(s: &str) -> Result<MembershipStatus, DomainError> {
@@ -22,6 +25,40 @@ fn parse_status(s: &str) -> Result<MembershipStatus, DomainError> {
     }
 }
 
+/// Most groups a request may list.
+pub const MAX_GROUPS: usize = 1000;
+
+/// The name of the `i`-th group of a request, in errors.
+fn group_field(i: usize) -> String {
+    format!("groups[{i}].id")
+}
+
+/// `groups`: each `UserGroupRef` names a Roster group of the account's
+/// organization by its `id` (its other members are read-only). An id that
+/// is not a Roster id names no group: the same `400` as an unknown one.
+fn parse_groups(refs: Vec<UserGroupRef>) -> Result<Vec<GroupId>, DomainError> {
+    if refs.len() > MAX_GROUPS {
+        return Err(DomainError::invalid(
+            "groups",
+            format!("must have at most {MAX_GROUPS} entries"),
+        ));
+    }
+    refs.into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let raw = g.id.ok_or_else(|| {
+                DomainError::invalid(group_field(i), "a group is named by its `id`")
+            })?;
+            raw.parse::<GroupId>().map_err(|_| {
+                DomainError::invalid(
+                    group_field(i),
+                    format!("unknown group `{}`", roster_domain::truncate(&raw)),
+                )
+            })
+        })
+        .collect()
+}
+
 /// A parsed, validated delta. Nested `phone`/`settings` deltas are merged
 /// into the user's current values inside the write.
 #[derive(Debug, Clone)]
@@ -33,6 +70,8 @@ pub struct Delta {
     phone: Option<Option<super::wire::PhoneIn>>,
     settings: Option<Option<super::wire::SettingsIn>>,
     membership: MembershipPatch,
+    /// The user's groups, exactly (Roster groups of the organization).
+    groups: Option<Vec<GroupId>>,
 }
 
 impl Delta {
@@ -45,22 +84,7 @@ impl Delta {
                 })
             })
             .transpose()?;
-        let groups = b
-            .groups
-            .map(|gs| {
-                gs.into_iter()
-                    .enumerate()
-                    .map(|(i, g)| {
-                        g.id.or(g.name).ok_or_else(|| {
-                            DomainError::invalid(
-                                format!("groups[{i}].id"),
-                                "a group needs an `id` or a `name`",
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
+        let groups = b.groups.map(parse_groups).transpose()?;
         Ok(Self {
             revision,
             email: b
@@ -82,8 +106,9 @@ impl Delta {
             settings: b.settings,
             membership: MembershipPatch {
                 status: b.status.as_deref().map(parse_status).transpose()?,
-                groups,
+                groups: None,
             },
+            groups,
         })
     }
 
@@ -160,5 +185,9 @@ pub fn write(
         delta.revision,
         |current| delta.user_patch(current),
         delta.membership.clone(),
+        delta.groups.as_deref().map(|ids| ops::GroupList {
+            ids,
+            field: &group_field,
+        }),
     )
 }

@@ -184,8 +184,9 @@ pub struct IdentityRef {
     pub revision: Option<i64>,
 }
 
-/// `UserGroupRef`. Roster's membership groups are names: a group is
-/// identified by its `id` (else its `name`) and rendered with both set to it.
+/// `UserGroupRef`: a Roster group of the account's organization. A request
+/// names it by `id` (the other members are read-only); a response carries
+/// its `id`, `name`, `revision` and `description` (when not empty).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserGroupRef {

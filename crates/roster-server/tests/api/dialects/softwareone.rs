@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{each_backend, Actors, Resp, TestApp};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 
 const VENDOR: &str = "softwareone";
 const FRAGMENT_PATH: &str = "/public/v1/accounts/accounts/{accountId}/users/{userId}";
@@ -22,12 +23,16 @@ fn url(account: &str, user: &str) -> String {
     format!("/compat/softwareone/public/v1/accounts/accounts/{account}/users/{user}")
 }
 
-/// A tenant-A cast plus an operations account and a platform operator
-/// (`admin` at that operations account, so `platform:accounts:manage` there).
+/// A tenant-A cast plus an operations account, a platform operator
+/// (`admin` at that operations account, so `platform:accounts:manage` there,
+/// but `users:write` on that account only) and a group of A without grants.
+/// The organization admin is a platform operator too, with `users:write` on
+/// the whole organization (what changing group memberships needs).
 struct Cast {
     a: Actors,
     ops_a: String,
     operator: (String, String),
+    group: String,
 }
 
 async fn setup(app: &TestApp) -> Cast {
@@ -37,11 +42,40 @@ async fn setup(app: &TestApp) -> Cast {
     app.grant(&op, "admin", json!({"type": "account", "id": ops_a}))
         .await;
     let key = app.key(&op).await;
+    let group = new_group(app, &a.org_a, "Billing").await;
     Cast {
         a,
         ops_a,
         operator: (op, key),
+        group,
     }
+}
+
+/// A group of `org`, created by the owner through the native API.
+async fn new_group(app: &TestApp, org: &str, name: &str) -> String {
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/groups"),
+            &app.owner,
+            json!({"name": name}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.str("id")
+}
+
+/// The ids of the user's groups, through the native API.
+async fn native_groups(app: &TestApp, user: &str) -> Vec<String> {
+    let r = app
+        .get(&format!("/v1/users/{user}/groups"), &app.owner)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn put(app: &TestApp, token: Option<&str>, account: &str, user: &str, body: Value) -> Resp {
@@ -161,7 +195,6 @@ async fn operator_updates_profile_and_membership() {
             "settings": {"cultureCode": "es-ES", "languageCode": "es", "timeZone": "Europe/Madrid",
                          "numberFormat": {"decimalSeparator": ",", "groupSeparator": "."}},
             "status": "Disabled",
-            "groups": [{"id": "billing"}, {"name": "support", "isDefault": true}],
         });
         let r = put(&app, Some(&c.operator.1), acc, target, body).await;
         assert_account_user(&r);
@@ -177,10 +210,7 @@ async fn operator_updates_profile_and_membership() {
         );
         assert_eq!(b["settings"]["cultureCode"], "es-ES");
         assert_eq!(b["settings"]["numberFormat"]["decimalSeparator"], ",");
-        assert_eq!(
-            b["groups"],
-            json!([{"id": "billing", "name": "billing"}, {"id": "support", "name": "support"}])
-        );
+        assert_eq!(b["groups"], json!([]));
         assert_eq!(b["account"]["id"], *acc);
         assert_eq!(b["account"]["type"], "Client");
         assert_eq!(b["account"]["status"], "Active");
@@ -203,7 +233,7 @@ async fn operator_updates_profile_and_membership() {
         assert_eq!(u["settings"]["time_zone"], "Europe/Madrid");
         let m = membership(&app, acc, target).await;
         assert_eq!(m["status"], "disabled");
-        assert_eq!(m["groups"], json!(["billing", "support"]));
+        assert_eq!(m["groups"], json!([]));
 
         // An org-level admin is a platform operator too once the org has an
         // operations account (it holds `platform:accounts:manage` there).
@@ -229,12 +259,11 @@ async fn delta_leaves_absent_fields_alone_and_null_clears() {
         let r = put(&app, Some(tok), acc, target, json!({
             "phone": {"prefix": "+1", "number": "555"},
             "settings": {"cultureCode": "en-US", "timeZone": "America/New_York", "dateFormat": "MM/dd/yyyy"},
-            "groups": [{"id": "g1"}],
         }))
         .await;
         assert_account_user(&r);
-        // Only the time zone changes; the other settings, the phone, the
-        // names and the groups stay.
+        // Only the time zone changes; the other settings, the phone and the
+        // names stay.
         let r = put(&app, Some(tok), acc, target, json!({"settings": {"timeZone": "Europe/Paris"}})).await;
         assert_account_user(&r);
         assert_eq!(r.body["settings"]["timeZone"], "Europe/Paris");
@@ -242,7 +271,6 @@ async fn delta_leaves_absent_fields_alone_and_null_clears() {
         assert_eq!(r.body["settings"]["dateFormat"], "MM/dd/yyyy");
         assert_eq!(r.body["phone"]["number"], "555");
         assert_eq!(r.body["firstName"], "Test");
-        assert_eq!(r.body["groups"][0]["id"], "g1");
         // `null` clears a nullable key, and a nullable object.
         let r = put(&app, Some(tok), acc, target, json!({"settings": {"dateFormat": null}, "phone": {"prefix": null}})).await;
         assert_account_user(&r);
@@ -431,11 +459,12 @@ async fn self_may_edit_profile_but_not_status_or_groups() {
             Some(&own),
             acc,
             target,
-            json!({"groups": [{"id": "admins"}]}),
+            json!({"groups": [{"id": c.group}]}),
         )
         .await;
         assert_problem(&r, StatusCode::FORBIDDEN, None);
         assert_eq!(app.audit_count().await, before);
+        assert!(native_groups(&app, target).await.is_empty());
         assert_eq!(native_user(&app, target).await["last_name"], "User");
         assert_eq!(membership(&app, acc, target).await["status"], "active");
         // An operator cannot change its own account-user status either.
@@ -531,17 +560,49 @@ async fn stale_body_revision_is_409() {
         .await;
         assert_account_user(&r);
         assert!(r.body["revision"].as_i64().unwrap() > rev);
-        // A membership change alone also moves the account user's revision.
+        // A membership change alone also moves the account user's
+        // revision, a change of its groups too, even a removal.
         let r2 = put(
             &app,
             Some(tok),
             acc,
             target,
-            json!({"revision": r.body["revision"], "groups": [{"id": "x"}]}),
+            json!({"revision": r.body["revision"], "status": "Invited"}),
         )
         .await;
         assert_account_user(&r2);
         assert!(r2.body["revision"].as_i64().unwrap() > r.body["revision"].as_i64().unwrap());
+        let admin = &c.a.org_admin.1;
+        let r3 = put(
+            &app,
+            Some(admin),
+            acc,
+            target,
+            json!({"revision": r2.body["revision"], "groups": [{"id": c.group}]}),
+        )
+        .await;
+        assert_account_user(&r3);
+        assert!(r3.body["revision"].as_i64().unwrap() > r2.body["revision"].as_i64().unwrap());
+        let r2 = put(
+            &app,
+            Some(admin),
+            acc,
+            target,
+            json!({"revision": r3.body["revision"], "groups": []}),
+        )
+        .await;
+        assert_account_user(&r2);
+        assert!(r2.body["revision"].as_i64().unwrap() > r3.body["revision"].as_i64().unwrap());
+        // The stale revision of before the removal is refused too.
+        let r = put(
+            &app,
+            Some(admin),
+            acc,
+            target,
+            json!({"revision": r3.body["revision"], "groups": [{"id": c.group}]}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::CONFLICT, None);
         // The old revision is stale: 409, nothing applied.
         let before = app.audit_count().await;
         let r = put(
@@ -579,21 +640,21 @@ async fn an_invalid_last_field_leaves_everything_unapplied() {
         let c = setup(&app).await;
         let (acc, target, tok) = (&c.a.acc_a1, &c.a.target, &c.operator.1);
         let before = app.audit_count().await;
-        // The last group is invalid; it is only found inside the write,
+        // The last group is unknown; it is only found inside the write,
         // after the profile half was planned.
-        let long = "g".repeat(101);
+        let unknown = "00000000-0000-4000-8000-000000000000";
         let r = put(
             &app,
-            Some(tok),
+            Some(&c.a.org_admin.1),
             acc,
             target,
             json!({
                 "email": "changed@a.example", "firstName": "Changed",
-                "groups": [{"id": "ok"}, {"id": long}],
+                "groups": [{"id": c.group}, {"id": unknown}],
             }),
         )
         .await;
-        assert_problem(&r, StatusCode::BAD_REQUEST, Some("groups[1]"));
+        assert_problem(&r, StatusCode::BAD_REQUEST, Some("groups[1].id"));
         // Invalid values found while parsing.
         let cases = [
             (
@@ -614,7 +675,11 @@ async fn an_invalid_last_field_leaves_everything_unapplied() {
                 "settings.timeZone",
             ),
             (
-                json!({"firstName": "Changed", "groups": [{"id": "a"}, {"logo": "l"}]}),
+                json!({"firstName": "Changed", "groups": [{"id": c.group}, {"logo": "l"}]}),
+                "groups[1].id",
+            ),
+            (
+                json!({"firstName": "Changed", "groups": [{"id": c.group}, {"id": "billing", "name": "billing"}]}),
                 "groups[1].id",
             ),
             (json!({"firstName": "Changed", "email": null}), "email"),
@@ -641,6 +706,7 @@ async fn an_invalid_last_field_leaves_everything_unapplied() {
             (Some("target@a.example"), Some("Test"))
         );
         assert_eq!(membership(&app, acc, target).await["groups"], json!([]));
+        assert!(native_groups(&app, target).await.is_empty());
     })
     .await;
 }
@@ -896,6 +962,261 @@ async fn a_scoped_token_acts_only_within_its_scopes() {
         let r = put(&app, k["key"].as_str(), acc, target, body).await;
         assert_account_user(&r);
         assert_eq!(native_user(&app, target).await["first_name"], "Scoped");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn groups_are_the_users_roster_groups() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target) = (&c.a.acc_a1, &c.a.target);
+        let admin = &c.a.org_admin.1;
+        // A second group, holding `viewer` on A2 (which the org admin holds
+        // too, so it may hand it out).
+        let readers = new_group(&app, &c.a.org_a, "Readers").await;
+        let r = app
+            .patch(
+                &format!("/v1/groups/{readers}"),
+                &app.owner,
+                json!({"description": "Read A2"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = app
+            .post(
+                &format!("/v1/groups/{readers}/grants"),
+                &app.owner,
+                json!({"role_id": "viewer", "scope": {"type": "account", "id": c.a.acc_a2}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(!app.check(target, "accounts:read", &c.a.acc_a2).await);
+
+        let r = put(
+            &app,
+            Some(admin),
+            acc,
+            target,
+            json!({"groups": [{"id": readers, "name": "ignored"}, {"id": c.group}, {"id": c.group}]}),
+        )
+        .await;
+        assert_account_user(&r);
+        let mut expected = vec![(c.group.clone(), "Billing"), (readers.clone(), "Readers")];
+        expected.sort();
+        let got: Vec<(String, &str)> = r.body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (g["id"].as_str().unwrap().to_owned(), g["name"].as_str().unwrap()))
+            .collect();
+        assert_eq!(got, expected, "{}", r.body);
+        let described = r.body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == json!(readers))
+            .unwrap();
+        assert_eq!(described["description"], "Read A2");
+        assert!(described["revision"].is_i64(), "{}", r.body);
+        // They are Roster groups: the member holds their grants, the native
+        // API lists them, and the membership's own labels are untouched.
+        assert!(app.check(target, "accounts:read", &c.a.acc_a2).await);
+        let mut native = native_groups(&app, target).await;
+        native.sort();
+        assert_eq!(
+            native,
+            expected.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
+        );
+        assert_eq!(membership(&app, acc, target).await["groups"], json!([]));
+        // The audit trail records each membership, in the same write.
+        let rev = r.revision().unwrap();
+        let mut actions: Vec<String> = crate::support::native_support::audit_events(&app)
+            .await
+            .into_iter()
+            .filter(|e| e.revision == rev)
+            .map(|e| e.action)
+            .collect();
+        actions.sort();
+        assert_eq!(
+            actions,
+            ["group_member.add", "group_member.add", "membership.update"]
+        );
+
+        // Another account of the organization shows the same groups.
+        app.member(&c.a.acc_a2, target).await;
+        let r = put(&app, Some(admin), &c.a.acc_a2, target, json!({})).await;
+        assert_account_user(&r);
+        assert_eq!(r.body["groups"].as_array().unwrap().len(), 2, "{}", r.body);
+
+        // A list is the whole truth: the groups not listed are left.
+        let r = put(&app, Some(admin), acc, target, json!({"groups": [{"id": c.group}]})).await;
+        assert_account_user(&r);
+        assert_eq!(r.body["groups"].as_array().unwrap().len(), 1, "{}", r.body);
+        assert_eq!(r.body["groups"][0]["id"], json!(c.group));
+        assert!(!app.check(target, "accounts:read", &c.a.acc_a2).await);
+        // Absent: left alone; the same list again: nothing written.
+        let before = app.audit_count().await;
+        let r = put(&app, Some(admin), acc, target, json!({"firstName": "Kept"})).await;
+        assert_account_user(&r);
+        assert_eq!(r.body["groups"].as_array().unwrap().len(), 1, "{}", r.body);
+        let after_name = app.audit_count().await;
+        assert_eq!(after_name, before + 1);
+        let r = put(&app, Some(admin), acc, target, json!({"groups": [{"id": c.group}]})).await;
+        assert_account_user(&r);
+        assert_eq!(app.audit_count().await, after_name);
+        let r = put(&app, Some(admin), acc, target, json!({"groups": []})).await;
+        assert_account_user(&r);
+        assert_eq!(r.body["groups"], json!([]));
+        assert!(native_groups(&app, target).await.is_empty());
+
+        // Unknown groups: 400 naming the entry, whether the id names nothing,
+        // another organization's group, or is no Roster id at all.
+        let b_group = new_group(&app, &c.a.org_b, "B's").await;
+        let before = app.audit_count().await;
+        let mut messages = BTreeSet::new();
+        for id in [
+            "00000000-0000-4000-8000-000000000000",
+            b_group.as_str(),
+            "GRP-1234-5678",
+        ] {
+            let r = put(
+                &app,
+                Some(admin),
+                acc,
+                target,
+                json!({"firstName": "Changed", "groups": [{"id": c.group}, {"id": id}]}),
+            )
+            .await;
+            assert_problem(&r, StatusCode::BAD_REQUEST, Some("groups[1].id"));
+            messages.insert(r.body["errors"]["groups[1].id"][0].as_str().unwrap().replace(id, "<id>"));
+        }
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        let many: Vec<Value> = (0..1001).map(|_| json!({"id": c.group})).collect();
+        let r = put(&app, Some(admin), acc, target, json!({"groups": many})).await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, Some("groups"));
+        assert_eq!(app.audit_count().await, before);
+        assert_eq!(native_user(&app, target).await["first_name"], "Kept");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn group_changes_follow_the_guards() {
+    each_backend(|app| async move {
+        let c = setup(&app).await;
+        let (acc, target) = (&c.a.acc_a1, &c.a.target);
+        let admin = &c.a.org_admin.1;
+        // Escalation: a group holding `owner` hands out what an organization
+        // admin does not hold.
+        let owners = new_group(&app, &c.a.org_a, "Owners").await;
+        let r = app
+            .post(
+                &format!("/v1/groups/{owners}/grants"),
+                &app.owner,
+                json!({"role_id": "owner", "scope": {"type": "organization", "id": c.a.org_a}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let own = app.key(target).await;
+        let before = app.audit_count().await;
+        let r = put(
+            &app,
+            Some(admin),
+            acc,
+            target,
+            json!({"firstName": "No", "groups": [{"id": owners}]}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("escalation guard"),
+            "{}",
+            r.body
+        );
+        // A platform operator without `users:write` on the organization
+        // manages account users, not group memberships.
+        let r = put(
+            &app,
+            Some(&c.operator.1),
+            acc,
+            target,
+            json!({"groups": [{"id": c.group}]}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        // Self guard: nobody changes their own groups...
+        let r = put(
+            &app,
+            Some(&own),
+            acc,
+            target,
+            json!({"groups": [{"id": c.group}]}),
+        )
+        .await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        assert_eq!(app.audit_count().await, before);
+        assert!(native_groups(&app, target).await.is_empty());
+        // ...but sending back the groups one has is no change.
+        let r = put(
+            &app,
+            Some(&own),
+            acc,
+            target,
+            json!({"firstName": "Me", "groups": []}),
+        )
+        .await;
+        assert_account_user(&r);
+        // An administrator cannot take itself out of a group either.
+        let me = &c.a.org_admin.0;
+        app.member(acc, me).await;
+        let r = app
+            .post(
+                &format!("/v1/groups/{}/members", c.group),
+                &app.owner,
+                json!({"user_id": me}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = put(&app, Some(admin), acc, me, json!({"groups": []})).await;
+        assert_problem(&r, StatusCode::FORBIDDEN, None);
+        assert_eq!(native_groups(&app, me).await, vec![c.group.clone()]);
+        let r = put(
+            &app,
+            Some(admin),
+            acc,
+            me,
+            json!({"firstName": "Same", "groups": [{"id": c.group}]}),
+        )
+        .await;
+        assert_account_user(&r);
+        assert_eq!(r.body["groups"][0]["id"], json!(c.group));
+    })
+    .await;
+}
+
+/// The documented example: the demo administrator puts the demo member in
+/// the demo `Billing` group.
+#[tokio::test]
+async fn the_documented_example_sets_a_demo_group() {
+    each_backend(|app| async move {
+        roster_server::demo::load(&app.state).await.expect("demo");
+        let group = roster_server::demo::BILLING_GROUP.to_string();
+        let r = put(
+            &app,
+            Some(roster_server::demo::ADMIN_TOKEN),
+            &roster_server::demo::CLIENT_ACCOUNT.to_string(),
+            &roster_server::demo::MEMBER.to_string(),
+            json!({"firstName": "Mia", "phone": {"prefix": "+34", "number": "600 000 000"},
+                   "settings": {"timeZone": "Europe/Madrid"}, "groups": [{"id": group}]}),
+        )
+        .await;
+        assert_account_user(&r);
+        assert_eq!(r.body["groups"][0]["id"], json!(group));
+        assert_eq!(r.body["groups"][0]["name"], "Billing");
     })
     .await;
 }

@@ -93,6 +93,19 @@ enum Case {
     ApiKeyRevoke,
     AuditList,
     AuditListOrg,
+    GroupCreate,
+    GroupList,
+    GroupGet,
+    GroupPatch,
+    GroupDelete,
+    GroupMemberAdd,
+    GroupMemberList,
+    GroupMemberPatch,
+    GroupMemberRemove,
+    GroupGrantList,
+    GroupGrantCreate,
+    GroupGrantDelete,
+    UserGroups,
 }
 
 /// Expected status per column: anonymous, nobody, viewer, account admin,
@@ -147,6 +160,19 @@ fn matrix() -> Vec<(Case, [u16; 7])> {
         (ApiKeyRevoke, [401, 403, 403, 403, 204, 404, 204]),
         (AuditList, [401, 403, 200, 403, 200, 200, 200]),
         (AuditListOrg, [401, 403, 200, 403, 200, 404, 200]),
+        (GroupCreate, [401, 403, 403, 403, 201, 404, 201]),
+        (GroupList, [401, 403, 200, 403, 200, 404, 200]),
+        (GroupGet, [401, 403, 200, 403, 200, 404, 200]),
+        (GroupPatch, [401, 403, 403, 403, 200, 404, 200]),
+        (GroupDelete, [401, 403, 403, 403, 204, 404, 204]),
+        (GroupMemberAdd, [401, 403, 403, 403, 201, 404, 201]),
+        (GroupMemberList, [401, 403, 200, 403, 200, 404, 200]),
+        (GroupMemberPatch, [401, 403, 403, 403, 200, 404, 200]),
+        (GroupMemberRemove, [401, 403, 403, 403, 204, 404, 204]),
+        (GroupGrantList, [401, 403, 200, 200, 200, 404, 200]),
+        (GroupGrantCreate, [401, 403, 403, 201, 201, 404, 201]),
+        (GroupGrantDelete, [401, 403, 403, 204, 204, 404, 204]),
+        (UserGroups, [401, 403, 200, 403, 200, 404, 200]),
     ]
 }
 
@@ -155,6 +181,47 @@ struct Fx {
     a: Actors,
     /// The target's `viewer` grant at account A1.
     target_grant: String,
+    /// A group of A with the target as member and `viewer` at account A1.
+    group: String,
+}
+
+/// A group of `org` made by the owner, optionally with `viewer` at `acc`;
+/// returns its id and the grant's.
+async fn new_group(app: &TestApp, org: &str, name: &str, acc: Option<&str>) -> (String, String) {
+    let r = app
+        .post(
+            &format!("/v1/organizations/{org}/groups"),
+            &app.owner,
+            json!({"name": name}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let g = r.str("id");
+    let mut grant = String::new();
+    if let Some(acc) = acc {
+        let r = app
+            .post(
+                &format!("/v1/groups/{g}/grants"),
+                &app.owner,
+                json!({"role_id": "viewer", "scope": {"type": "account", "id": acc}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        grant = r.str("id");
+    }
+    (g, grant)
+}
+
+/// Adds `user` to `group` as the owner.
+async fn join(app: &TestApp, group: &str, user: &str) {
+    let r = app
+        .post(
+            &format!("/v1/groups/{group}/members"),
+            &app.owner,
+            json!({"user_id": user}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
 }
 
 async fn fixture(app: &TestApp) -> Fx {
@@ -182,9 +249,12 @@ async fn fixture(app: &TestApp) -> Fx {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
+    let (group, _) = new_group(app, &a.org_a, "Team", Some(&a.acc_a1)).await;
+    join(app, &group, &a.target).await;
     Fx {
         target_grant: g["id"].as_str().expect("grant id").to_owned(),
         a,
+        group,
     }
 }
 
@@ -249,6 +319,11 @@ impl Case {
                 | ApiKeyList
                 | AuditList
                 | AuditListOrg
+                | GroupList
+                | GroupGet
+                | GroupMemberList
+                | GroupGrantList
+                | UserGroups
         )
     }
 }
@@ -543,6 +618,98 @@ async fn prepare(app: &TestApp, fx: &Fx, case: Case, who: Who, n: usize) -> Req 
         AuditListOrg => req(
             Method::GET,
             format!("/v1/audit-events?organization_id={org}"),
+            None,
+            None,
+        ),
+        GroupCreate => req(
+            Method::POST,
+            format!("/v1/organizations/{org}/groups"),
+            Some(json!({"name": format!("Group {n}")})),
+            Some(format!("/v1/organizations/{org}/groups?limit=1000")),
+        ),
+        GroupList => req(
+            Method::GET,
+            format!("/v1/organizations/{org}/groups"),
+            None,
+            None,
+        ),
+        GroupGet => req(Method::GET, format!("/v1/groups/{}", fx.group), None, None),
+        GroupPatch => {
+            let p = format!("/v1/groups/{}", fx.group);
+            req(
+                Method::PATCH,
+                p.clone(),
+                Some(json!({"name": format!("Team {n}")})),
+                Some(p),
+            )
+        }
+        GroupDelete => {
+            let (g, _) = new_group(app, org, &format!("Doomed {n}"), None).await;
+            let p = format!("/v1/groups/{g}");
+            req(Method::DELETE, p.clone(), None, Some(p))
+        }
+        GroupMemberAdd => {
+            let x = app.user(org, &format!("grouped{n}@a.example")).await;
+            let g = &fx.group;
+            req(
+                Method::POST,
+                format!("/v1/groups/{g}/members"),
+                Some(json!({"user_id": x})),
+                Some(format!("/v1/groups/{g}/members?limit=1000")),
+            )
+        }
+        GroupMemberList => req(
+            Method::GET,
+            format!("/v1/groups/{}/members", fx.group),
+            None,
+            None,
+        ),
+        GroupMemberPatch | GroupMemberRemove => {
+            let x = app.user(org, &format!("member{n}@a.example")).await;
+            let g = &fx.group;
+            join(app, g, &x).await;
+            let (method, body) = if matches!(case, GroupMemberPatch) {
+                (
+                    Method::PATCH,
+                    Some(json!({"expires_at": "2999-01-01T00:00:00Z"})),
+                )
+            } else {
+                (Method::DELETE, None)
+            };
+            req(
+                method,
+                format!("/v1/groups/{g}/members/{x}"),
+                body,
+                Some(format!("/v1/groups/{g}/members?limit=1000")),
+            )
+        }
+        GroupGrantList => req(
+            Method::GET,
+            format!("/v1/groups/{}/grants", fx.group),
+            None,
+            None,
+        ),
+        GroupGrantCreate => {
+            let (g, _) = new_group(app, org, &format!("Granted {n}"), None).await;
+            req(
+                Method::POST,
+                format!("/v1/groups/{g}/grants"),
+                Some(json!({"role_id": "viewer", "scope": {"type": "account", "id": a1}})),
+                Some(format!("/v1/groups/{g}/grants")),
+            )
+        }
+        GroupGrantDelete => {
+            let (g, grant) = new_group(app, org, &format!("Revoked {n}"), Some(a1)).await;
+            req(
+                Method::DELETE,
+                format!("/v1/groups/{g}/grants/{grant}"),
+                None,
+                Some(format!("/v1/groups/{g}/grants")),
+            )
+        }
+        UserGroups => req(
+            Method::GET,
+            format!("/v1/users/{}/groups", a.target),
             None,
             None,
         ),

@@ -6,6 +6,7 @@ mod bad_input;
 mod concurrency;
 mod credentials;
 mod decisions;
+mod groups;
 mod matrix;
 mod replicas;
 mod rules;

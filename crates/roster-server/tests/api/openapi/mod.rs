@@ -276,6 +276,42 @@ async fn answers_match_the_openapi_document() {
         let r = call(M::GET, format!("/v1/users/{user}/grants"), None).await;
         expect(M::GET, "/v1/users/{id}/grants", &r, 200);
 
+        // A group, its member and its grant.
+        let r = call(M::POST, format!("/v1/organizations/{org}/groups"), Some(json!({"name": "Widget team", "description": "makes widgets"}))).await;
+        expect(M::POST, "/v1/organizations/{id}/groups", &r, 201);
+        let group = r.str("id");
+        let r = call(M::POST, format!("/v1/organizations/{org}/groups"), Some(json!({"name": "widget team"}))).await;
+        expect(M::POST, "/v1/organizations/{id}/groups", &r, 409);
+        let r = call(M::GET, format!("/v1/organizations/{org}/groups"), None).await;
+        expect(M::GET, "/v1/organizations/{id}/groups", &r, 200);
+        let r = call(M::GET, format!("/v1/groups/{group}"), None).await;
+        expect(M::GET, "/v1/groups/{id}", &r, 200);
+        let r = call(M::PATCH, format!("/v1/groups/{group}"), Some(json!({"name": "Widgeteers"}))).await;
+        expect(M::PATCH, "/v1/groups/{id}", &r, 200);
+        let member = json!({"user_id": user, "expires_at": "2999-01-01T00:00:00Z"});
+        let r = call(M::POST, format!("/v1/groups/{group}/members"), Some(member.clone())).await;
+        expect(M::POST, "/v1/groups/{id}/members", &r, 201);
+        let r = call(M::POST, format!("/v1/groups/{group}/members"), Some(member)).await;
+        expect(M::POST, "/v1/groups/{id}/members", &r, 200);
+        let r = call(M::GET, format!("/v1/groups/{group}/members"), None).await;
+        expect(M::GET, "/v1/groups/{id}/members", &r, 200);
+        let r = call(M::PATCH, format!("/v1/groups/{group}/members/{user}"), Some(json!({"expires_at": null}))).await;
+        expect(M::PATCH, "/v1/groups/{id}/members/{user_id}", &r, 200);
+        let r = call(M::GET, format!("/v1/users/{user}/groups"), None).await;
+        expect(M::GET, "/v1/users/{id}/groups", &r, 200);
+        let group_grant = json!({"role_id": "widgeteer", "scope": {"type": "account", "id": acc}, "expires_at": "2999-01-01T00:00:00Z"});
+        let r = call(M::POST, format!("/v1/groups/{group}/grants"), Some(group_grant.clone())).await;
+        expect(M::POST, "/v1/groups/{id}/grants", &r, 201);
+        let group_grant_id = r.str("id");
+        let r = call(M::POST, format!("/v1/groups/{group}/grants"), Some(group_grant)).await;
+        expect(M::POST, "/v1/groups/{id}/grants", &r, 200);
+        let r = call(M::GET, format!("/v1/groups/{group}/grants"), None).await;
+        expect(M::GET, "/v1/groups/{id}/grants", &r, 200);
+        let r = call(M::PATCH, format!("/v1/groups/{group}/grants/{group_grant_id}"), Some(json!({"expires_at": null}))).await;
+        expect(M::PATCH, "/v1/groups/{id}/grants/{grant_id}", &r, 200);
+        let r = call(M::PATCH, format!("/v1/users/{user}/grants/{grant_id}"), Some(json!({"expires_at": "2999-01-01T00:00:00Z"}))).await;
+        expect(M::PATCH, "/v1/users/{id}/grants/{grant_id}", &r, 200);
+
         let check = json!({"user_id": user, "permission": "widgets:read", "account_id": acc, "explain": true});
         let r = call(M::POST, "/v1/check".into(), Some(check.clone())).await;
         expect(M::POST, "/v1/check", &r, 200);
@@ -295,12 +331,14 @@ async fn answers_match_the_openapi_document() {
             "requests": [
                 {"method": "PATCH", "path": format!("/v1/users/{user}"), "body": {"last_name": "Preview"}},
                 {"method": "DELETE", "path": format!("/v1/users/{user}/grants/{grant_id}")},
+                // The group holds the same role there: leaving it is what loses it.
+                {"method": "DELETE", "path": format!("/v1/groups/{group}/members/{user}")},
                 {"method": "PATCH", "path": format!("/v1/users/{user}"), "body": {"email": null}},
             ],
             "checks": [check, denied],
         }))).await;
         expect(M::POST, "/v1/what-if", &r, 200);
-        assert_eq!(r.body["results"].as_array().map(Vec::len), Some(3), "{}", r.body);
+        assert_eq!(r.body["results"].as_array().map(Vec::len), Some(4), "{}", r.body);
         assert!(r.body["impact"]["lost"].as_array().is_some_and(|l| !l.is_empty()), "{}", r.body);
         let r = call(M::PATCH, format!("/v1/users/{user}?dry_run=true"), Some(json!({"last_name": "Dry"}))).await;
         expect(M::PATCH, "/v1/users/{id}", &r, 200);
@@ -342,6 +380,12 @@ async fn answers_match_the_openapi_document() {
         // Everything goes again.
         let r = call(M::DELETE, format!("/v1/users/{user}/grants/{grant_id}"), None).await;
         expect(M::DELETE, "/v1/users/{id}/grants/{grant_id}", &r, 204);
+        let r = call(M::DELETE, format!("/v1/groups/{group}/grants/{group_grant_id}"), None).await;
+        expect(M::DELETE, "/v1/groups/{id}/grants/{grant_id}", &r, 204);
+        let r = call(M::DELETE, format!("/v1/groups/{group}/members/{user}"), None).await;
+        expect(M::DELETE, "/v1/groups/{id}/members/{user_id}", &r, 204);
+        let r = call(M::DELETE, format!("/v1/groups/{group}"), None).await;
+        expect(M::DELETE, "/v1/groups/{id}", &r, 204);
         let r = call(M::DELETE, format!("/v1/organizations/{org}/roles/widgeteer"), None).await;
         expect(M::DELETE, "/v1/organizations/{id}/roles/{role_id}", &r, 204);
         let r = call(M::DELETE, format!("/v1/accounts/{acc}/members/{user}"), None).await;
