@@ -83,8 +83,8 @@ impl Sweeper {
                 Ok(removed) => {
                     backoff = TICK;
                     if removed == 0 {
-                        // Nothing was due after all (the clock of the
-                        // published model and the draft's differ): never spin.
+                        // Nothing was due in the writer's model after
+                        // all: look again later rather than spin.
                         tokio::time::sleep(TICK).await;
                     }
                 }
