@@ -15,6 +15,10 @@
 //!   gets `NotFound` for every operation on an object of organization B
 //!   (groups, their members and grants included), exactly as for an object
 //!   that does not exist, and records nothing.
+//! - **Expiry sweep** (an example): `ops::expire_due` removes exactly the
+//!   grants and group memberships expired at the draft's instant, soonest
+//!   first and at most as many as asked, as the system with its reason;
+//!   again it removes nothing; no user may sweep.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -1127,4 +1131,148 @@ proptest! {
         prop_assert!(groups.iter().all(|g| g.organization_id == w.org_a));
         prop_assert!(!rules::can_reach(&model, &Actor::user(actor), w.org_b));
     }
+}
+
+// ----- the expiry sweep ----------------------------------------------------------
+
+#[test]
+fn expire_due_removes_exactly_what_has_expired() {
+    let w = world();
+    let t0 = now();
+    let soon = t0 + time::Duration::seconds(10);
+    let later = t0 + time::Duration::hours(1);
+    let (u, v) = (w.users_a[1], w.users_a[2]);
+    let give = |d: &mut Draft<'_>, role: &str, expires_at| {
+        ops::create_grant(
+            d,
+            u,
+            ops::NewGrant {
+                subject: GrantSubject::Role(self::role(role)),
+                scope: Scope::Organization(w.org_a),
+                expires_at,
+            },
+        )
+        .map(|(g, _)| g.id)
+    };
+    let (model, (soon_grant, later_grant, permanent_grant, group)) = system(&w.model, |d| {
+        let s = give(d, "viewer", Some(soon))?;
+        let l = give(d, "member", Some(later))?;
+        let p = give(d, "support", None)?;
+        let group = ops::create_group(
+            d,
+            ops::NewGroup {
+                id: None,
+                organization_id: w.org_a,
+                name: DisplayName::parse("Temps")?,
+                description: None,
+            },
+        )?;
+        ops::add_group_member(d, group.id, v, Some(soon))?;
+        ops::add_group_member(d, group.id, u, None)?;
+        Ok((s, l, p, group.id))
+    });
+    let sweep_ctx = |at| Context {
+        reason: Some("expired"),
+        ..Context::system(at)
+    };
+
+    // Before the expiry: nothing is due.
+    let ctx = sweep_ctx(soon - time::Duration::microseconds(1));
+    let mut d = Draft::new(&model, &ctx);
+    assert_eq!(ops::expire_due(&mut d, 100).unwrap(), 0);
+    assert!(d.is_empty());
+
+    // At the expiry (to the microsecond): the grant and the membership,
+    // at most `limit` per call.
+    let ctx = sweep_ctx(soon);
+    let mut d = Draft::new(&model, &ctx);
+    assert_eq!(ops::expire_due(&mut d, 1).unwrap(), 1);
+    assert_eq!(ops::expire_due(&mut d, 100).unwrap(), 1);
+    assert_eq!(ops::expire_due(&mut d, 100).unwrap(), 0);
+    let out = d.finish().unwrap();
+    let actions: BTreeSet<&str> = out.audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["grant.expire", "group_member.expire"]
+            .into_iter()
+            .collect()
+    );
+    assert!(out
+        .audit
+        .iter()
+        .all(|e| e.actor_id.is_none() && e.reason.as_deref() == Some("expired")));
+    let m = &out.model;
+    assert!(m.grant(u, soon_grant).is_none());
+    assert!(m.grant(u, later_grant).is_some() && m.grant(u, permanent_grant).is_some());
+    assert!(m.group_member(group, v).is_none());
+    assert!(m.group_member(group, u).is_some());
+    assert_eq!(m.next_expiry(), Some(Moment::of(later)));
+
+    // Sweeping the result again removes nothing.
+    let mut d = Draft::new(m, &ctx);
+    assert_eq!(ops::expire_due(&mut d, 100).unwrap(), 0);
+    assert!(d.is_empty());
+
+    // A user may not sweep, whatever it holds.
+    let ctx = Context::user(w.user_b, None, soon);
+    let mut d = Draft::new(&model, &ctx);
+    assert!(matches!(
+        ops::expire_due(&mut d, 100),
+        Err(DomainError::Forbidden { .. })
+    ));
+    assert!(d.is_empty());
+}
+
+/// What has expired is gone before the sweeper removes it: a new expiry
+/// does not bring it back (`404`), and granting or adding it again makes a
+/// new grant or membership instead of answering with the expired one.
+#[test]
+fn an_expired_grant_or_membership_is_not_revived() {
+    let w = world();
+    let t0 = now();
+    let soon = t0 + time::Duration::seconds(10);
+    let u = w.users_a[1];
+    let viewer = || ops::NewGrant {
+        subject: GrantSubject::Role(role("viewer")),
+        scope: Scope::Organization(w.org_a),
+        expires_at: Some(soon),
+    };
+    let (model, (grant, group)) = system(&w.model, |d| {
+        let (g, _) = ops::create_grant(d, u, viewer())?;
+        let group = ops::create_group(
+            d,
+            ops::NewGroup {
+                id: None,
+                organization_id: w.org_a,
+                name: DisplayName::parse("Temps")?,
+                description: None,
+            },
+        )?;
+        ops::add_group_member(d, group.id, u, Some(soon))?;
+        Ok((g.id, group.id))
+    });
+    let after = Context::system(soon + time::Duration::seconds(1));
+    let mut d = Draft::new(&model, &after);
+    let later = Some(soon + time::Duration::hours(1));
+    assert!(matches!(
+        ops::update_grant(&mut d, u, grant, later, ops::Precondition::NONE),
+        Err(DomainError::NotFound { .. })
+    ));
+    assert!(matches!(
+        ops::update_group_member(&mut d, group, u, later, ops::Precondition::NONE),
+        Err(DomainError::NotFound { .. })
+    ));
+    assert!(d.is_empty());
+    let (again, created) = ops::create_grant(
+        &mut d,
+        u,
+        ops::NewGrant {
+            expires_at: later,
+            ..viewer()
+        },
+    )
+    .unwrap();
+    assert!(created && again.id != grant);
+    let (member, added) = ops::add_group_member(&mut d, group, u, later).unwrap();
+    assert!(added && member.expires_at == later);
 }

@@ -3,10 +3,10 @@
 //! `serve(listener, router, shutdown)` runs it (`serve_with` takes the
 //! connection bounds too). The binary and the tests both go through these.
 //!
-//! Below the surfaces sit the state and the writer, credentials
-//! ([`auth`]), the one error ([`error`]) and the surface kit ([`surface`]);
-//! the surfaces — [`routes`] (native) and [`dialects`] — are siblings above
-//! it and never import each other.
+//! Below the surfaces sit the state, the writer and its expiry sweeper
+//! ([`expiry`]), credentials ([`auth`]), the one error ([`error`]) and the
+//! surface kit ([`surface`]); the surfaces — [`routes`] (native) and
+//! [`dialects`] — are siblings above it and never import each other.
 
 pub mod auth;
 pub mod bootstrap;
@@ -14,6 +14,7 @@ pub mod conn;
 pub mod demo;
 pub mod dialects;
 pub mod error;
+pub mod expiry;
 pub mod idp;
 pub mod keys;
 pub mod openapi;

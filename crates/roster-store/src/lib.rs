@@ -17,6 +17,7 @@
 mod backend;
 mod commit;
 mod error;
+mod lead;
 mod load;
 mod postgres;
 mod sqlite;
@@ -26,6 +27,7 @@ pub mod testing;
 mod value;
 
 pub use error::StoreError;
+pub use lead::{Leadership, Singleton};
 pub use postgres::{PgStore, CHANGES_CHANNEL};
 pub use sqlite::SqliteStore;
 
@@ -125,6 +127,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         Ok(())
     }
 
+    /// Tries to become the one process that runs `task` (SPEC §4): `Some`
+    /// while this process leads, `None` when another one does. PostgreSQL:
+    /// a session advisory lock on a connection of its own, released when
+    /// the leadership is dropped or its process or connection dies. SQLite:
+    /// always the leader (one server per database file).
+    async fn try_lead(&self, task: Singleton) -> Result<Option<Box<dyn Leadership>>, StoreError>;
     /// Short backend name: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

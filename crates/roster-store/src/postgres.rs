@@ -6,10 +6,11 @@
 //! replicas follow the change log at once ([`Store::wait_for_change`]).
 
 mod backend;
+mod lead;
 mod load;
 
 use crate::table::{api_keys, audit_events, changes, meta};
-use crate::{commit, AuditFilter, Commit, Store, StoreError};
+use crate::{commit, AuditFilter, Commit, Leadership, Singleton, Store, StoreError};
 use async_trait::async_trait;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Model, Revision};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -151,6 +152,10 @@ impl Store for PgStore {
                 Err(e.into())
             }
         }
+    }
+
+    async fn try_lead(&self, task: Singleton) -> Result<Option<Box<dyn Leadership>>, StoreError> {
+        lead::try_lead(&self.pool.connect_options(), task).await
     }
 
     fn backend(&self) -> &'static str {

@@ -8,8 +8,9 @@
 mod backend;
 mod load;
 
+use crate::lead::Sole;
 use crate::table::{api_keys, audit_events, changes, meta};
-use crate::{commit, AuditFilter, Commit, Store, StoreError};
+use crate::{commit, AuditFilter, Commit, Leadership, Singleton, Store, StoreError};
 use async_trait::async_trait;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Model, Revision};
 use sqlx::sqlite::{
@@ -160,6 +161,10 @@ impl Store for SqliteStore {
 
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), StoreError> {
         api_keys::touch(&self.write, id, at).await
+    }
+
+    async fn try_lead(&self, _task: Singleton) -> Result<Option<Box<dyn Leadership>>, StoreError> {
+        Ok(Some(Box::new(Sole)))
     }
 
     fn backend(&self) -> &'static str {

@@ -8,7 +8,7 @@
 use roster_domain::catalogue::perms;
 use roster_domain::*;
 use roster_store::testing::{test_databases, TestDatabase};
-use roster_store::{AuditFilter, Commit, Store, StoreError};
+use roster_store::{AuditFilter, Commit, Singleton, Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1300,6 +1300,49 @@ async fn waiting_for_changes() {
                 .await
                 .unwrap();
             assert!(started.elapsed() >= Duration::from_millis(50), "{b}");
+        }
+    }
+}
+
+/// One process leads a singleton at a time on PostgreSQL, the next one
+/// takes over once the leader gives it up; SQLite always leads.
+#[tokio::test]
+async fn one_process_leads_a_singleton() {
+    for db in test_databases().await {
+        let b = db.backend;
+        let first = open(&db).await;
+        let second = roster_store::open(&db.url).await.unwrap();
+        let mut lead = first
+            .try_lead(Singleton::ExpirySweep)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{b}: nobody leads yet"));
+        assert!(lead.held().await, "{b}");
+        let other = second.try_lead(Singleton::ExpirySweep).await.unwrap();
+        if b == "postgres" {
+            assert!(other.is_none(), "{b}: two leaders");
+            // The same process asking again does not lead twice either.
+            assert!(first
+                .try_lead(Singleton::ExpirySweep)
+                .await
+                .unwrap()
+                .is_none());
+            assert!(lead.held().await, "{b}: still held");
+            drop(lead);
+            // The server ends the session when the connection closes; the
+            // other process then leads (a bounded wait, not a measurement).
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut next = loop {
+                if let Some(l) = second.try_lead(Singleton::ExpirySweep).await.unwrap() {
+                    break l;
+                }
+                assert!(Instant::now() < deadline, "{b}: nobody took over");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert!(next.held().await, "{b}");
+        } else {
+            let mut other = other.unwrap_or_else(|| panic!("{b}: always leads"));
+            assert!(other.held().await && lead.held().await, "{b}");
         }
     }
 }

@@ -59,6 +59,12 @@ enum Command {
         #[arg(long, env = "ROSTER_TOKEN_LIFETIME", default_value_t = 900,
               value_parser = clap::value_parser!(u64).range(60..=3600))]
         token_lifetime: u64,
+        /// Do not remove expired grants and group memberships from the
+        /// database (checks ignore them all the same). One replica of a
+        /// deployment sweeps at a time; turn it off only where no replica
+        /// should write on its own.
+        #[arg(long, env = "ROSTER_NO_EXPIRY_SWEEP")]
+        no_expiry_sweep: bool,
     },
     /// Manage the keys Roster signs its tokens with. A running server (and
     /// every replica) learns of a change through the database.
@@ -350,6 +356,7 @@ async fn main() -> anyhow::Result<()> {
             allow_private_targets,
             auth_failures_per_key,
             auth_failures_per_address,
+            no_expiry_sweep,
         } => {
             let config = Config {
                 issuer: issuer(public_url.as_deref(), &listen)?,
@@ -393,6 +400,11 @@ async fn main() -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("loading demo data: {e}"))?;
             }
             state.spawn_follower();
+            if no_expiry_sweep {
+                tracing::warn!("--no-expiry-sweep: expired grants and memberships stay stored (checks ignore them)");
+            } else {
+                roster_server::expiry::spawn(&state);
+            }
             let listener = TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;

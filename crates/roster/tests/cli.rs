@@ -1,7 +1,9 @@
 //! The `roster` binary end to end: `init --json`, `migrate`, `serve` (the
 //! key printed once, graceful SIGTERM), and durability: a write the server
 //! acknowledged survives `kill -9` and a restart, on SQLite and, when
-//! `ROSTER_TEST_DATABASE_URL` is set, on a fresh PostgreSQL database.
+//! `ROSTER_TEST_DATABASE_URL` is set, on a fresh PostgreSQL database; an
+//! expired grant is ignored across `kill -9` and restarts with
+//! `--no-expiry-sweep`, then removed by the sweeper of a server without it.
 //!
 //! The server is driven through a real socket with a tiny HTTP/1.1 client
 //! over `std::net::TcpStream` (no HTTP client dependency).
@@ -129,6 +131,11 @@ struct Server {
 impl Server {
     /// Starts `roster serve` on `database` and waits until `/healthz` answers.
     fn start(database: &str) -> Self {
+        Self::start_with(database, &[])
+    }
+
+    /// [`Server::start`] with more arguments.
+    fn start_with(database: &str, more: &[&str]) -> Self {
         let port = free_port();
         let mut child = roster()
             .args([
@@ -138,6 +145,7 @@ impl Server {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(more)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -669,6 +677,94 @@ fn durability_on_sqlite() {
     let key = first.printed_key();
     first.kill_9(); // even the bootstrap survives a kill
     acknowledged_writes_survive_kill_9(&db, &key);
+}
+
+// ----- expiry -----------------------------------------------------------------------------
+
+/// Polls `f` until it holds; fails after a generous deadline (a liveness
+/// bound, not a measurement).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_expired_grant_is_ignored_across_restarts_and_swept_by_the_binary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(dir.path(), "e.db");
+    let unswept = ["--no-expiry-sweep"];
+    let server = Server::start_with(&db, &unswept);
+    let key = server.printed_key();
+    let orgs = server.call("GET", "/v1/organizations", &key, None);
+    let org = orgs.body["items"][0]["id"]
+        .as_str()
+        .expect("organization")
+        .to_owned();
+    let r = server.call(
+        "POST",
+        "/v1/users",
+        &key,
+        Some(json!({"organization_id": org, "email": "temp@x.example"})),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let user = r.body["id"].as_str().expect("id").to_owned();
+    let expires = (time::OffsetDateTime::now_utc() + Duration::from_millis(1500))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format");
+    let g = server.call(
+        "POST",
+        &format!("/v1/users/{user}/grants"),
+        &key,
+        Some(json!({"role_id": "viewer", "scope": {"type": "organization", "id": org}, "expires_at": expires})),
+    );
+    assert_eq!(g.status, 201, "{:?}", g.body);
+    let grant = g.body["id"].as_str().expect("grant").to_owned();
+    let check = json!({"user_id": user, "permission": "users:read", "organization_id": org, "explain": true});
+    let denied_as_expired = |s: &Server| {
+        let r = s.call("POST", "/v1/check", &key, Some(check.clone()));
+        r.body["explanation"]["reason"] == json!("expired")
+    };
+    let listed = |s: &Server| {
+        let r = s.call("GET", &format!("/v1/users/{user}/grants"), &key, None);
+        r.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|x| x["id"] == json!(grant))
+    };
+    eventually("the grant to expire", || denied_as_expired(&server));
+    assert!(listed(&server), "nobody swept it");
+    server.kill_9();
+
+    // Loaded again, still stored and still ignored.
+    let server = Server::start_with(&db, &unswept);
+    assert!(listed(&server));
+    assert!(denied_as_expired(&server));
+    server.kill_9();
+
+    // A server that sweeps removes it, as the system.
+    let server = Server::start(&db);
+    eventually("the sweeper to remove the grant", || !listed(&server));
+    let audit = server.call(
+        "GET",
+        &format!("/v1/audit-events?target_id={grant}"),
+        &key,
+        None,
+    );
+    let expired: Vec<&Value> = audit.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == json!("grant.expire"))
+        .collect();
+    assert_eq!(expired.len(), 1, "{:?}", audit.body);
+    assert_eq!(expired[0]["actor_id"], Value::Null);
+    assert_eq!(expired[0]["reason"], json!("expired"));
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread")]

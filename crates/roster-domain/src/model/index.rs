@@ -69,7 +69,7 @@ impl Moment {
     }
 
     /// As a time.
-    pub(crate) fn to_time(self) -> OffsetDateTime {
+    pub fn to_time(self) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }

@@ -161,10 +161,11 @@ pub fn put_grant(
     expires_at: Option<OffsetDateTime>,
 ) -> Result<(Grant, bool), DomainError> {
     rules::guard_grant_change(d.model(), d.actor(), holder, &target, &scope)?;
+    // An expired grant the sweeper has not removed yet is not "held".
     if let Some(g) = d
         .model()
         .grants_of(holder)
-        .find(|g| g.target == target && g.scope == scope)
+        .find(|g| g.target == target && g.scope == scope && !g.is_expired(d.now()))
     {
         return Ok((g, false));
     }
@@ -264,6 +265,11 @@ pub fn update_grant(
     pre: Precondition,
 ) -> Result<Grant, DomainError> {
     let before = addressed_grant(d, holder.into(), grant)?;
+    if before.is_expired(d.now()) {
+        // Expired is gone (the sweeper removes it within a second): a new
+        // expiry must not bring it back; grant it anew instead.
+        return Err(DomainError::not_found("grant", grant));
+    }
     rules::guard_grant_change(
         d.model(),
         d.actor(),

@@ -308,7 +308,12 @@ pub fn add_group_member(
     }
     let expires_at = validate_expiry(d, expires_at, "expires_at")?;
     rules::guard_membership_change(d.model(), d.actor(), group, user)?;
-    if let Some(m) = d.model().group_member(group, user) {
+    // An expired membership the sweeper has not removed yet counts as none.
+    if let Some(m) = d
+        .model()
+        .group_member(group, user)
+        .filter(|m| !m.is_expired(d.now()))
+    {
         return Ok((m, false));
     }
     let m = GroupMember {
@@ -333,6 +338,10 @@ pub fn update_group_member(
     pre: Precondition,
 ) -> Result<GroupMember, DomainError> {
     let before = managed_member(d, group, user)?;
+    if before.is_expired(d.now()) {
+        // Expired is gone: a new expiry must not bring it back.
+        return Err(DomainError::not_found("group_member", user));
+    }
     rules::guard_membership_change(d.model(), d.actor(), group, user)?;
     pre.check(before.revision)?;
     let expires_at = validate_expiry(d, expires_at, "expires_at")?;

@@ -654,8 +654,13 @@ impl From<&d::IdentityProvider> for IdentityProviderView {
 pub struct AuditEventView {
     pub seq: i64,
     pub at: String,
+    /// Who acted; `null` when the system did (bootstrap, the expiry
+    /// sweeper, a failed authentication).
     pub actor_id: Option<Uuid>,
     pub action: String,
+    /// Why the system acted on its own: `expired` for the expiry sweeper's
+    /// `grant.expire` and `group_member.expire`; else `null`.
+    pub reason: Option<String>,
     pub target_type: String,
     pub target_id: String,
     pub organization_id: Option<Uuid>,
@@ -677,6 +682,7 @@ impl From<&d::AuditEvent> for AuditEventView {
             at: ts(e.at),
             actor_id: e.actor_id.map(|u| u.0),
             action: e.action.clone(),
+            reason: e.reason.clone(),
             target_type: e.target_type.clone(),
             target_id: e.target_id.clone(),
             organization_id: e.organization_id.map(|o| o.0),

@@ -1,11 +1,13 @@
 //! The native API (`/v1`) and the server around it: rules, bad input,
-//! concurrency, the actor matrix, decisions, replicas, slow clients, the
-//! tokens Roster issues, and what-if.
+//! concurrency, the actor matrix, decisions, expiring grants and their
+//! sweeper, replicas, slow clients, the tokens Roster issues, and what-if.
 
 mod bad_input;
 mod concurrency;
 mod credentials;
 mod decisions;
+mod expiry;
+mod expiry_groups;
 mod groups;
 mod matrix;
 mod replicas;
