@@ -61,6 +61,18 @@ pub async fn list(
         ),
         None => q.after,
     };
+    // Target ids are UUIDs, role ids, or `group:user` pairs: far below this.
+    const MAX_TARGET_ID: usize = 200;
+    if q
+        .target_id
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_TARGET_ID)
+    {
+        return Err(ApiError::bad_request(
+            "target_id",
+            format!("at most {MAX_TARGET_ID} characters"),
+        ));
+    }
     let m = s.engine.snapshot();
     let organization = q
         .organization_id
@@ -74,7 +86,7 @@ pub async fn list(
             .as_deref()
             .map(|a| parse_id::<UserId>("actor_id", a))
             .transpose()?,
-        target_id: q.target_id.map(|t| roster_domain::truncate(&t)),
+        target_id: q.target_id,
         organization_ids,
         after,
         limit: (limit + 1) as u32,
