@@ -63,8 +63,7 @@ pub async fn list(
     };
     // Target ids are UUIDs, role ids, or `group:user` pairs: far below this.
     const MAX_TARGET_ID: usize = 200;
-    if q
-        .target_id
+    if q.target_id
         .as_ref()
         .is_some_and(|t| t.chars().count() > MAX_TARGET_ID)
     {
