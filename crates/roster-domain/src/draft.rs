@@ -7,7 +7,9 @@
 use crate::actor::Actor;
 use crate::entity::AuditEvent;
 use crate::error::DomainError;
+use crate::event::{self, Event};
 use crate::ids::*;
+use crate::impact::Causes;
 use crate::model::{Change, Model};
 use crate::rules;
 use serde::Serialize;
@@ -85,6 +87,8 @@ pub struct Outcome {
     pub changes: Vec<Change>,
     /// Audit events to append in the same transaction.
     pub audit: Vec<AuditEvent>,
+    /// Events of the feed to append in the same transaction.
+    pub events: Vec<Event>,
     /// The revision this outcome produces (equal to the base revision when
     /// nothing changed).
     pub revision: Revision,
@@ -100,6 +104,8 @@ pub struct Draft<'c> {
     changes: Vec<Change>,
     audit: Vec<AuditDraft>,
     touched_orgs: BTreeSet<OrganizationId>,
+    /// Per audit entry, the user or group whose access its change alters.
+    subjects: Vec<Option<String>>,
 }
 
 /// Serializes an entity for the audit trail.
@@ -118,6 +124,7 @@ impl<'c> Draft<'c> {
             changes: Vec::new(),
             audit: Vec::new(),
             touched_orgs: BTreeSet::new(),
+            subjects: Vec::new(),
         }
     }
 
@@ -149,12 +156,30 @@ impl<'c> Draft<'c> {
     /// Records and applies a change with its audit entry. `org` is the
     /// organization whose invariants the change may affect.
     pub fn record(&mut self, change: Change, org: Option<OrganizationId>, audit: AuditDraft) {
+        self.subjects.push(self.subject(&change));
         self.model.apply(&change);
         self.changes.push(change);
         self.audit.push(audit);
         if let Some(o) = org {
             self.touched_orgs.insert(o);
         }
+    }
+
+    /// The user or group whose access `change` alters, as the audit trail
+    /// and the events name it (`subject_id`): a grant's holder, a
+    /// membership's or group membership's user, a user put.
+    fn subject(&self, change: &Change) -> Option<String> {
+        let id = match change {
+            Change::PutGrant(g) => g.holder.describe().1,
+            Change::DeleteGrant(k) => k.holder.describe().1,
+            Change::PutMembership(m) => m.user_id.to_string(),
+            Change::DeleteMembership(id) => self.model.membership(*id)?.user_id.to_string(),
+            Change::PutGroupMember(m) => m.user_id.to_string(),
+            Change::DeleteGroupMember(k) => k.user_id.to_string(),
+            Change::PutUser(u) => u.id.to_string(),
+            _ => return None,
+        };
+        Some(id)
     }
 
     /// Whether anything was recorded.
@@ -185,10 +210,11 @@ impl<'c> Draft<'c> {
         let actor = self.ctx.actor.as_ref().map(|a| a.user);
         let request_id = self.ctx.request_id.clone();
         let at = self.ctx.now;
-        let audit = self
+        let audit: Vec<AuditEvent> = self
             .audit
             .into_iter()
-            .map(|a| AuditEvent {
+            .zip(self.subjects)
+            .map(|(a, subject_id)| AuditEvent {
                 seq: 0,
                 at,
                 actor_id: actor,
@@ -202,12 +228,16 @@ impl<'c> Draft<'c> {
                 request_id: request_id.clone(),
                 revision,
                 reason: self.ctx.reason.map(str::to_owned),
+                subject_id,
             })
             .collect();
+        let causes = Causes::of(&self.base, &self.model, &self.changes);
+        let events = event::derive(&self.base, &self.model, &causes, &audit, self.ctx, revision);
         Ok(Outcome {
             model: self.model,
             changes: self.changes,
             audit,
+            events,
             revision,
         })
     }

@@ -592,6 +592,10 @@ pub struct AuditEvent {
     /// Why the system made the change when no request did (`expired`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The user or group whose access the change alters (grants,
+    /// memberships, group memberships, users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<String>,
 }
 
 /// A user's view of a target, used by explain: the grant that allowed it.

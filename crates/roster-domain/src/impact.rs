@@ -65,67 +65,97 @@ pub fn access_of(model: &Model, user: UserId, now: Moment) -> BTreeSet<(Permissi
     out
 }
 
+/// Why a set of changes may have changed anyone's access: the users it
+/// touches directly, and the roles and groups it changes, which reach every
+/// holder and member.
+#[derive(Clone, Debug, Default)]
+pub struct Causes {
+    /// Users touched directly: the holder of a grant put or removed, a user
+    /// put (status, deletion), the user of a membership (in an account or a
+    /// group) put or removed.
+    pub users: BTreeSet<UserId>,
+    /// Roles put or removed (every holder, direct or through a group).
+    pub roles: Vec<RoleKey>,
+    /// Groups whose grants were put or removed, or that were removed
+    /// (every member).
+    pub groups: BTreeSet<GroupId>,
+}
+
+impl Causes {
+    /// The causes of `changes`, which take `before` to `after`. Other
+    /// changes touch nobody's access.
+    pub fn of(before: &Model, after: &Model, changes: &[Change]) -> Self {
+        let mut c = Self::default();
+        for change in changes {
+            match change {
+                Change::PutGrant(g) => c.holder(g.holder),
+                Change::DeleteGrant(k) => c.holder(k.holder),
+                Change::PutUser(u) => {
+                    c.users.insert(u.id);
+                }
+                Change::PutMembership(m) => {
+                    c.users.insert(m.user_id);
+                }
+                Change::DeleteMembership(id) => {
+                    c.users.extend(
+                        before
+                            .membership(*id)
+                            .or_else(|| after.membership(*id))
+                            .map(|m| m.user_id),
+                    );
+                }
+                Change::PutGroupMember(m) => {
+                    c.users.insert(m.user_id);
+                }
+                Change::DeleteGroupMember(k) => {
+                    c.users.insert(k.user_id);
+                }
+                Change::DeleteGroup(g) => c.holder(GrantHolder::Group(*g)),
+                Change::PutRole(r) => c.roles.push(r.key()),
+                Change::DeleteRole(k) => c.roles.push(k.clone()),
+                _ => {}
+            }
+        }
+        c.roles.sort();
+        c.roles.dedup();
+        c
+    }
+
+    fn holder(&mut self, h: GrantHolder) {
+        match h {
+            GrantHolder::User(u) => {
+                self.users.insert(u);
+            }
+            GrantHolder::Group(g) => {
+                self.groups.insert(g);
+            }
+        }
+    }
+
+    /// Every user they reach, in either model: the users, every holder of
+    /// the roles (members of groups holding them included), every member of
+    /// the groups.
+    pub fn reach(&self, before: &Model, after: &Model) -> BTreeSet<UserId> {
+        let mut users = self.users.clone();
+        for model in [before, after] {
+            let mut groups = self.groups.clone();
+            for key in &self.roles {
+                let (holders, holding_groups) = model.role_grantees(key);
+                users.extend(holders);
+                groups.extend(holding_groups);
+            }
+            for g in &groups {
+                users.extend(model.group_member_ids(*g));
+            }
+        }
+        users
+    }
+}
+
 /// The users whose access `changes` (taking `before` to `after`) may have
-/// changed: the holder of a grant put or removed (every member, in either
-/// model, when a group holds it), a user put (status, deletion), the user
-/// of a membership (in an account or a group) put or removed, every member
-/// of a group removed, and every holder, in either model, of a role put or
-/// removed (members of groups holding it included). Other changes touch
-/// nobody's access.
+/// changed: [`Causes::reach`] of [`Causes::of`].
 pub fn touched_users(before: &Model, after: &Model, changes: &[Change]) -> BTreeSet<UserId> {
-    let mut users = BTreeSet::new();
-    let mut groups: BTreeSet<GroupId> = BTreeSet::new();
-    let mut role_keys: Vec<RoleKey> = Vec::new();
-    let mut holder = |h: GrantHolder, users: &mut BTreeSet<UserId>| match h {
-        GrantHolder::User(u) => {
-            users.insert(u);
-        }
-        GrantHolder::Group(g) => {
-            groups.insert(g);
-        }
-    };
-    for c in changes {
-        match c {
-            Change::PutGrant(g) => holder(g.holder, &mut users),
-            Change::DeleteGrant(k) => holder(k.holder, &mut users),
-            Change::PutUser(u) => {
-                users.insert(u.id);
-            }
-            Change::PutMembership(m) => {
-                users.insert(m.user_id);
-            }
-            Change::DeleteMembership(id) => {
-                users.extend(
-                    before
-                        .membership(*id)
-                        .or_else(|| after.membership(*id))
-                        .map(|m| m.user_id),
-                );
-            }
-            Change::PutGroupMember(m) => {
-                users.insert(m.user_id);
-            }
-            Change::DeleteGroupMember(k) => {
-                users.insert(k.user_id);
-            }
-            Change::DeleteGroup(g) => holder(GrantHolder::Group(*g), &mut users),
-            Change::PutRole(r) => role_keys.push(r.key()),
-            Change::DeleteRole(k) => role_keys.push(k.clone()),
-            _ => {}
-        }
-    }
-    for model in [before, after] {
-        let mut groups = groups.clone();
-        for key in &role_keys {
-            let (holders, holding_groups) = model.role_grantees(key);
-            users.extend(holders);
-            groups.extend(holding_groups);
-        }
-        for g in &groups {
-            users.extend(model.group_member_ids(*g));
-        }
-    }
-    users
+    Causes::of(before, after, changes).reach(before, after)
 }
 
 /// The difference in access of `users` from `before` to `after`, each list

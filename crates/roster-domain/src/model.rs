@@ -469,7 +469,7 @@ impl Model {
                 let grants: Vec<GrantId> = self
                     .group_grants
                     .get(id)
-                    .map(|g| g.slots.iter().map(|s| s.id).collect())
+                    .map(|g| g.slots().iter().map(|s| s.id).collect())
                     .unwrap_or_default();
                 for grant in grants {
                     self.remove_grant(GrantKey {
@@ -569,9 +569,9 @@ impl Model {
                 let slots = self
                     .group_grants
                     .get(&group)
-                    .map(|d| insert(&d.slots, slot.clone()))
+                    .map(|d| insert(d.slots(), slot.clone()))
                     .unwrap_or_else(|| Arc::from(vec![slot]));
-                self.group_grants.insert(group, GroupDecider { slots });
+                self.group_grants.insert(group, GroupDecider::new(slots));
                 if global {
                     self.global_groups.insert(group);
                 }
@@ -586,7 +586,7 @@ impl Model {
     fn slots_of(&self, holder: GrantHolder) -> Option<&Arc<[Slot]>> {
         match holder {
             GrantHolder::User(u) => self.deciders.get(&u).map(|d| &d.slots),
-            GrantHolder::Group(g) => self.group_grants.get(&g).map(|d| &d.slots),
+            GrantHolder::Group(g) => self.group_grants.get(&g).map(|d| d.slots()),
         }
     }
 
@@ -738,12 +738,8 @@ impl Model {
                 if rest.is_empty() {
                     self.group_grants.remove(&group);
                 } else {
-                    self.group_grants.insert(
-                        group,
-                        GroupDecider {
-                            slots: rest.clone(),
-                        },
-                    );
+                    self.group_grants
+                        .insert(group, GroupDecider::new(rest.clone()));
                 }
                 if global && !still(&|s| s.scope == Scope::Global) {
                     self.global_groups.remove(&group);
@@ -781,7 +777,7 @@ impl Model {
                     .collect(),
                 self.group_grants
                     .iter()
-                    .filter(|(_, d)| holds(&d.slots))
+                    .filter(|(_, d)| holds(d.slots()))
                     .map(|(g, _)| *g)
                     .collect(),
             )
@@ -806,7 +802,7 @@ impl Model {
         // change costs O(grants of the groups holding it), not O(members).
         for group in groups {
             if let Some(d) = self.group_grants.get_mut(&group) {
-                d.slots = recompiled(&d.slots);
+                *d = GroupDecider::new(recompiled(d.slots()));
             }
         }
     }
@@ -1070,7 +1066,7 @@ impl Model {
                 .map(move |s| s.grant(GrantHolder::User(*user), &self.interned))
         });
         let groups = self.group_grants.iter().flat_map(move |(group, d)| {
-            d.slots
+            d.slots()
                 .iter()
                 .map(move |s| s.grant(GrantHolder::Group(*group), &self.interned))
         });
@@ -1110,7 +1106,7 @@ impl Model {
         }
         let holds = |slots: &[Slot]| slots.iter().any(|s| s.target == SlotTarget::Role(*h));
         self.deciders.iter().any(|(_, d)| holds(&d.slots))
-            || self.group_grants.iter().any(|(_, d)| holds(&d.slots))
+            || self.group_grants.iter().any(|(_, d)| holds(d.slots()))
     }
     /// The users holding role `key` themselves, and the groups holding it.
     pub fn role_grantees(&self, key: &RoleKey) -> (Vec<UserId>, Vec<GroupId>) {
@@ -1133,7 +1129,7 @@ impl Model {
         let mut groups: Vec<GroupId> = self
             .group_grants
             .iter()
-            .filter(|(_, d)| holds(&d.slots))
+            .filter(|(_, d)| holds(d.slots()))
             .map(|(g, _)| *g)
             .collect();
         users.sort_unstable();
@@ -1442,7 +1438,7 @@ impl Model {
                 GrantHolder::Group(g) => {
                     self.group_grants
                         .get(&g)
-                        .is_some_and(|d| admin_slot(&d.slots, k.id))
+                        .is_some_and(|d| admin_slot(d.slots(), k.id))
                         && self
                             .group_members
                             .get(&g)

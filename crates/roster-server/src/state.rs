@@ -221,6 +221,7 @@ impl AppState {
             actor_id: None,
             action: "auth.failed".into(),
             reason: None,
+            subject_id: None,
             target_type: target_type.into(),
             target_id,
             organization_id: f.organization_id,

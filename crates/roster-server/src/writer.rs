@@ -234,6 +234,7 @@ async fn process(
                             revision: outcome.revision,
                             changes: outcome.changes,
                             audit: outcome.audit,
+                            events: outcome.events,
                         });
                     }
                     results.push(Ok((out, outcome.revision)));

@@ -12,6 +12,7 @@ use crate::backend::Backend;
 use crate::error::StoreError;
 use crate::table::accounts::Accounts;
 use crate::table::api_keys::ApiKeys;
+use crate::table::events::{self, Events};
 use crate::table::grants::Grants;
 use crate::table::groups::{self, GroupMembers, Groups};
 use crate::table::identity_providers::IdentityProviders;
@@ -23,7 +24,7 @@ use crate::table::users::Users;
 use crate::table::{self, audit_events, changes::Changes, meta, roles, roles::Roles};
 use crate::value;
 use crate::Commit;
-use roster_domain::{AuditEvent, Change, OrganizationId, Revision};
+use roster_domain::{AuditEvent, Change, Event, OrganizationId, Revision};
 use sqlx::{Executor, IntoArguments, Pool, QueryBuilder};
 use std::collections::HashSet;
 use std::mem::Discriminant;
@@ -66,6 +67,8 @@ where
         .chunks(CHANGES_PER_STATEMENT)
         .map(table::insert::<B, Changes>)
         .collect::<Result<Vec<_>, _>>()?;
+    let feed: Vec<&Event> = commits.iter().flat_map(|c| &c.events).collect();
+    let mut reserve = events::reserve::<B>(feed.len())?;
     let mut set_revision = meta::set_revision::<B>(last_rev);
     let mut announce = B::announce(last_rev);
 
@@ -92,6 +95,18 @@ where
         }
         for qb in &mut change_statements {
             B::build(qb).execute(&mut *tx).await?;
+        }
+        if !feed.is_empty() {
+            // The feed's numbers are given under the write lock, so they
+            // follow commit order without gaps.
+            let row = B::build(&mut reserve).fetch_one(&mut *tx).await?;
+            let last = events::reserved(&row)?;
+            let numbered = number_events(&feed, last)?;
+            let refs: Vec<&Event> = numbered.iter().collect();
+            for chunk in refs.chunks(B::MAX_ROWS) {
+                let mut qb = table::insert::<B, Events>(chunk)?;
+                B::build(&mut qb).execute(&mut *tx).await?;
+            }
         }
         B::build(&mut set_revision).execute(&mut *tx).await?;
         if let Some(qb) = &mut announce {
@@ -141,6 +156,26 @@ fn sorted_seqs(n: usize, mut got: Vec<i64>) -> Result<Vec<i64>, StoreError> {
     }
     got.sort_unstable();
     Ok(got)
+}
+
+/// The feed's events numbered up to `last`, the last number reserved.
+fn number_events(feed: &[&Event], last: i64) -> Result<Vec<Event>, StoreError> {
+    let first = last - feed.len() as i64 + 1;
+    if first < 1 {
+        return Err(StoreError::Corrupt(format!(
+            "{}: {last} is less than the {} events just numbered",
+            events::EVENT_SEQ,
+            feed.len()
+        )));
+    }
+    Ok(feed
+        .iter()
+        .zip(first..)
+        .map(|(e, seq)| Event {
+            seq,
+            ..(*e).clone()
+        })
+        .collect())
 }
 
 /// The events with their assigned sequence numbers.

@@ -32,7 +32,7 @@ pub use postgres::{PgStore, CHANGES_CHANNEL};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
-use roster_domain::{ApiKeyId, AuditEvent, Change, Model, OrganizationId, Revision, UserId};
+use roster_domain::{ApiKeyId, AuditEvent, Change, Event, Model, OrganizationId, Revision, UserId};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -45,6 +45,8 @@ pub struct Commit {
     pub changes: Vec<Change>,
     /// Audit events (their `seq` is assigned by the store).
     pub audit: Vec<AuditEvent>,
+    /// Events of the feed (their `seq` is assigned by the store, in order).
+    pub events: Vec<Event>,
 }
 
 /// Filters of [`Store::audit_events`].
@@ -54,10 +56,32 @@ pub struct AuditFilter {
     pub actor_id: Option<UserId>,
     /// Only events about this target id.
     pub target_id: Option<String>,
+    /// Only events changing this user's or group's access.
+    pub subject_id: Option<String>,
+    /// Only events of this action (`grant.create`).
+    pub action: Option<String>,
+    /// Only events at or after this time.
+    pub from: Option<OffsetDateTime>,
+    /// Only events before this time.
+    pub to: Option<OffsetDateTime>,
     /// Only events in these organizations (`None` = all).
     pub organization_ids: Option<Vec<OrganizationId>>,
     /// Only events with `seq > after`.
     pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Filters of [`Store::events`].
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Only events with `seq > after`.
+    pub after: i64,
+    /// Only events of these organizations (`None` = all, Roster-wide ones
+    /// included).
+    pub organization_ids: Option<Vec<OrganizationId>>,
+    /// Only events of these types (`None` = all).
+    pub types: Option<Vec<String>>,
     /// At most this many.
     pub limit: u32,
 }
@@ -95,6 +119,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Audit events matching the filter, by ascending `seq`.
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Events of the feed matching the filter, by ascending `seq`.
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+
+    /// The `seq` of the last event committed (0 before the first).
+    async fn last_event_seq(&self) -> Result<i64, StoreError>;
+
+    /// Removes the events of the feed that occurred before `before` (the
+    /// audit trail keeps everything).
+    async fn trim_events(&self, before: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Audit events about one target id, by ascending `seq`.
     async fn audit_for_target(&self, target_id: &str) -> Result<Vec<AuditEvent>, StoreError> {

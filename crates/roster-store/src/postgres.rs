@@ -9,10 +9,10 @@ mod backend;
 mod lead;
 mod load;
 
-use crate::table::{api_keys, audit_events, changes, meta};
-use crate::{commit, AuditFilter, Commit, Leadership, Singleton, Store, StoreError};
+use crate::table::{api_keys, audit_events, changes, events, meta};
+use crate::{commit, AuditFilter, Commit, EventFilter, Leadership, Singleton, Store, StoreError};
 use async_trait::async_trait;
-use roster_domain::{ApiKeyId, AuditEvent, Change, Model, Revision};
+use roster_domain::{ApiKeyId, AuditEvent, Change, Event, Model, Revision};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -102,6 +102,18 @@ impl Store for PgStore {
 
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         audit_events::matching(&self.pool, filter).await
+    }
+
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        events::matching(&self.pool, filter).await
+    }
+
+    async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        events::last_seq(&self.pool).await
+    }
+
+    async fn trim_events(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+        events::trim(&self.pool, before).await
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {

@@ -9,10 +9,10 @@ mod backend;
 mod load;
 
 use crate::lead::Sole;
-use crate::table::{api_keys, audit_events, changes, meta};
-use crate::{commit, AuditFilter, Commit, Leadership, Singleton, Store, StoreError};
+use crate::table::{api_keys, audit_events, changes, events, meta};
+use crate::{commit, AuditFilter, Commit, EventFilter, Leadership, Singleton, Store, StoreError};
 use async_trait::async_trait;
-use roster_domain::{ApiKeyId, AuditEvent, Change, Model, Revision};
+use roster_domain::{ApiKeyId, AuditEvent, Change, Event, Model, Revision};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -146,6 +146,18 @@ impl Store for SqliteStore {
 
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         audit_events::matching(&self.read, filter).await
+    }
+
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        events::matching(&self.read, filter).await
+    }
+
+    async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        events::last_seq(&self.read).await
+    }
+
+    async fn trim_events(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+        events::trim(&self.write, before).await
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@ pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod audit_events;
 pub(crate) mod changes;
+pub(crate) mod events;
 pub(crate) mod grants;
 pub(crate) mod groups;
 pub(crate) mod identity_providers;

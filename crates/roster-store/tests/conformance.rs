@@ -8,7 +8,7 @@
 use roster_domain::catalogue::perms;
 use roster_domain::*;
 use roster_store::testing::{test_databases, TestDatabase};
-use roster_store::{AuditFilter, Commit, Singleton, Store, StoreError};
+use roster_store::{AuditFilter, Commit, EventFilter, Singleton, Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -242,6 +242,7 @@ fn event(rev: Revision, action: &str, target: &str, org: Option<OrganizationId>)
         request_id: Some(format!("req-{rev}")),
         revision: rev,
         reason: None,
+        subject_id: None,
     }
 }
 
@@ -255,6 +256,7 @@ fn commit(rev: Revision, changes: Vec<Change>) -> Commit {
         revision: rev,
         changes,
         audit,
+        events: Vec::new(),
     }
 }
 
@@ -637,6 +639,7 @@ async fn groups_and_expiry_round_trip() {
                 Change::PutGrant(user_grant.clone()),
             ],
             audit: vec![ev],
+            events: vec![],
         };
         store.commit(0, std::slice::from_ref(&c1)).await.unwrap();
         let loaded = store.load_model().await.unwrap();
@@ -892,6 +895,7 @@ async fn audit_filters() {
                 Change::PutOrganization(o2.clone()),
             ],
             audit: audit.clone(),
+            events: Vec::new(),
         };
         let stored = store.commit(0, &[c]).await.unwrap();
         assert_eq!(stored.len(), 5);
@@ -1012,6 +1016,258 @@ async fn audit_filters() {
             .await
             .unwrap();
         assert_eq!(seqs(wide), vec![seq(0), seq(1)], "{b}");
+    }
+}
+
+fn feed_event(kind: &str, org: Option<OrganizationId>) -> Event {
+    Event {
+        id: uuid::Uuid::now_v7(),
+        seq: 0,
+        kind: kind.into(),
+        occurred_at: now(),
+        revision: 0,
+        organization_id: org,
+        account_id: None,
+        actor_id: Some(UserId::new()),
+        request_id: Some("req".into()),
+        data: serde_json::json!({"object": {"n": [1, 2.5, null]}, "subject_id": "x"}),
+    }
+}
+
+#[tokio::test]
+async fn events_are_numbered_in_commit_order_without_gaps() {
+    for db in test_databases().await {
+        let store = open(&db).await;
+        let b = db.backend;
+        assert_eq!(store.last_event_seq().await.unwrap(), 0, "{b}");
+        let (o1, o2) = (org("feed-1", 1), org("feed-2", 1));
+        let with = |rev: Revision, changes: Vec<Change>, events: Vec<Event>| Commit {
+            events: events
+                .into_iter()
+                .map(|e| Event { revision: rev, ..e })
+                .collect(),
+            ..commit(rev, changes)
+        };
+        // One batch of two commits, then a stale one, then another.
+        let c1 = with(
+            1,
+            vec![Change::PutOrganization(o1.clone())],
+            vec![
+                feed_event("organization.created", Some(o1.id)),
+                feed_event("access.changed", Some(o1.id)),
+            ],
+        );
+        let c2 = with(
+            2,
+            vec![Change::PutOrganization(o2.clone())],
+            vec![feed_event("organization.created", Some(o2.id))],
+        );
+        store.commit(0, &[c1.clone(), c2.clone()]).await.unwrap();
+        let stale = with(
+            2,
+            vec![Change::PutOrganization(org("feed-3", 2))],
+            vec![feed_event("organization.created", None)],
+        );
+        assert!(store.commit(0, &[stale]).await.is_err(), "{b}");
+        let c3 = with(
+            3,
+            vec![Change::PutOrganization(Organization {
+                revision: 3,
+                ..o1.clone()
+            })],
+            vec![
+                feed_event("organization.updated", Some(o1.id)),
+                feed_event("permission.created", None),
+            ],
+        );
+        store.commit(2, std::slice::from_ref(&c3)).await.unwrap();
+        assert_eq!(store.last_event_seq().await.unwrap(), 5, "{b}");
+
+        let all = |f: EventFilter| EventFilter { limit: 100, ..f };
+        let got = store.events(&all(EventFilter::default())).await.unwrap();
+        let sent: Vec<&Event> = [&c1, &c2, &c3].iter().flat_map(|c| &c.events).collect();
+        assert_eq!(got.len(), 5, "{b}");
+        for (i, (g, e)) in got.iter().zip(&sent).enumerate() {
+            assert_eq!(g.seq, i as i64 + 1, "{b}: numbered from 1 without gaps");
+            assert_eq!(
+                Event {
+                    seq: 0,
+                    ..g.clone()
+                },
+                **e,
+                "{b}: stored as sent"
+            );
+        }
+        let seqs = |v: Vec<Event>| v.into_iter().map(|e| e.seq).collect::<Vec<_>>();
+        let q = |f: EventFilter| {
+            let store = store.clone();
+            async move { seqs(store.events(&all(f)).await.unwrap()) }
+        };
+        assert_eq!(
+            q(EventFilter {
+                after: 2,
+                ..Default::default()
+            })
+            .await,
+            vec![3, 4, 5],
+            "{b}"
+        );
+        assert_eq!(
+            seqs(
+                store
+                    .events(&EventFilter {
+                        after: 0,
+                        limit: 2,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+            ),
+            vec![1, 2],
+            "{b}"
+        );
+        assert_eq!(
+            q(EventFilter {
+                organization_ids: Some(vec![o1.id]),
+                ..Default::default()
+            })
+            .await,
+            vec![1, 2, 4],
+            "{b}: an organization's, never the Roster-wide ones"
+        );
+        assert_eq!(
+            q(EventFilter {
+                organization_ids: Some(vec![]),
+                ..Default::default()
+            })
+            .await,
+            Vec::<i64>::new(),
+            "{b}"
+        );
+        assert_eq!(
+            q(EventFilter {
+                types: Some(vec![
+                    "organization.created".into(),
+                    "permission.created".into()
+                ]),
+                ..Default::default()
+            })
+            .await,
+            vec![1, 3, 5],
+            "{b}"
+        );
+        assert_eq!(
+            q(EventFilter {
+                types: Some(vec![]),
+                ..Default::default()
+            })
+            .await,
+            Vec::<i64>::new(),
+            "{b}"
+        );
+
+        // Trimming removes old events and never reuses their numbers.
+        store
+            .trim_events(now() + time::Duration::seconds(1))
+            .await
+            .unwrap();
+        assert!(q(EventFilter::default()).await.is_empty(), "{b}");
+        let c4 = with(
+            4,
+            vec![Change::PutOrganization(Organization {
+                revision: 4,
+                ..o2.clone()
+            })],
+            vec![feed_event("organization.updated", Some(o2.id))],
+        );
+        store.commit(3, std::slice::from_ref(&c4)).await.unwrap();
+        assert_eq!(q(EventFilter::default()).await, vec![6], "{b}");
+        // The next process sees the same numbers.
+        drop(store);
+        let store = open(&db).await;
+        assert_eq!(store.last_event_seq().await.unwrap(), 6, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn audit_filters_by_subject_action_and_time() {
+    for db in test_databases().await {
+        let store = open(&db).await;
+        let b = db.backend;
+        let o = org("audit-subject", 1);
+        let (ann, group) = (UserId::new().to_string(), GroupId::new().to_string());
+        let t0 = now();
+        let at = |secs: i64| t0 + time::Duration::seconds(secs);
+        let mk = |action: &str, subject: Option<&str>, secs: i64| AuditEvent {
+            subject_id: subject.map(str::to_owned),
+            at: at(secs),
+            ..event(1, action, "t", Some(o.id))
+        };
+        let audit = vec![
+            mk("user.create", Some(&ann), 0),
+            mk("grant.create", Some(&ann), 10),
+            mk("grant.create", Some(&group), 20),
+            mk("group_member.add", Some(&ann), 30),
+            mk("organization.update", None, 40),
+        ];
+        let c = Commit {
+            audit,
+            ..commit(1, vec![Change::PutOrganization(o.clone())])
+        };
+        let stored = store.commit(0, &[c]).await.unwrap();
+        let seq = |i: usize| stored[i].seq;
+        let q = |f: AuditFilter| {
+            let store = store.clone();
+            async move {
+                store
+                    .audit_events(&AuditFilter { limit: 100, ..f })
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.seq)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            q(AuditFilter {
+                subject_id: Some(ann.clone()),
+                ..Default::default()
+            })
+            .await,
+            vec![seq(0), seq(1), seq(3)],
+            "{b}"
+        );
+        assert_eq!(
+            q(AuditFilter {
+                action: Some("grant.create".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![seq(1), seq(2)],
+            "{b}"
+        );
+        assert_eq!(
+            q(AuditFilter {
+                from: Some(at(10)),
+                to: Some(at(30)),
+                ..Default::default()
+            })
+            .await,
+            vec![seq(1), seq(2)],
+            "{b}: from inclusive, to exclusive"
+        );
+        assert_eq!(
+            q(AuditFilter {
+                subject_id: Some(ann.clone()),
+                action: Some("grant.create".into()),
+                from: Some(at(5)),
+                ..Default::default()
+            })
+            .await,
+            vec![seq(1)],
+            "{b}"
+        );
+        assert_eq!(stored[1].subject_id.as_deref(), Some(ann.as_str()), "{b}");
     }
 }
 
@@ -1422,6 +1678,7 @@ async fn scale_load() {
                 revision: rev + 1,
                 changes,
                 audit: vec![],
+                events: vec![],
             };
             store.commit(rev, &[c]).await.unwrap();
         }

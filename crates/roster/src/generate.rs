@@ -95,6 +95,7 @@ impl Loader<'_> {
             revision: self.revision + 1,
             changes,
             audit: Vec::new(),
+            events: Vec::new(),
         };
         self.store
             .commit(self.revision, std::slice::from_ref(&commit))

@@ -46,6 +46,9 @@ impl Moment {
     pub(crate) const NEVER: Self = Self(i64::MAX);
     /// The Unix epoch.
     pub const EPOCH: Self = Self(0);
+    /// Before every instant: what is stored counts, expired or not (what
+    /// the event feed's access deltas compare).
+    pub const MIN: Self = Self(i64::MIN);
 
     /// The instant `t`.
     #[inline]
@@ -285,11 +288,37 @@ impl MemberSlot {
     }
 }
 
-/// A group as decisions see it: its organization and its grants, compiled.
+/// A group as decisions see it: its grants, compiled, and what they may
+/// hand out, so a check can pass over a group without reading its grants.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupDecider {
+    /// The union of the slots' [`Slot::bits`]: the permissions with index
+    /// < 64 one of the group's grants hands out.
+    bits: u64,
     /// The group's grants, compiled, in grant-id order.
-    pub(crate) slots: Arc<[Slot]>,
+    slots: Arc<[Slot]>,
+}
+
+impl GroupDecider {
+    /// Compiles a group's grants (in grant-id order).
+    pub(crate) fn new(slots: Arc<[Slot]>) -> Self {
+        Self {
+            bits: slots.iter().fold(0, |b, s| b | s.bits),
+            slots,
+        }
+    }
+
+    /// The group's grants, in grant-id order.
+    pub(crate) fn slots(&self) -> &Arc<[Slot]> {
+        &self.slots
+    }
+
+    /// Whether one of the group's grants may hand out `p`: false means
+    /// none does; true, look at the grants.
+    #[inline]
+    fn may_give(&self, p: PermIndex) -> bool {
+        p.0 >= 64 || (self.bits >> p.0) & 1 == 1
+    }
 }
 
 /// Whether a user can be allowed anything.
@@ -416,12 +445,19 @@ impl<'m> Holder<'m> {
             .map(|m| m.group)
     }
 
-    /// The first grant, in the holder's order, satisfying `pred` among
-    /// those counting at `now`; else whether an expired one would have.
+    /// The first grant, in the holder's order, that gives `p` and
+    /// satisfies `pred`, among those counting at `now`; else whether an
+    /// expired one would have.
     #[inline]
-    pub(crate) fn find(&self, now: Moment, pred: impl Fn(&Slot) -> bool) -> Found<'m> {
+    pub(crate) fn find(
+        &self,
+        p: PermIndex,
+        now: Moment,
+        pred: impl Fn(&Slot) -> bool,
+    ) -> Found<'m> {
         let mut expired = false;
         let own = GrantHolder::User(self.user);
+        let pred = |s: &Slot| s.gives(p, self.interned) && pred(s);
         for s in self.slots {
             if pred(s) {
                 if s.live_at(now) {
@@ -434,6 +470,9 @@ impl<'m> Holder<'m> {
             let Some(g) = self.group_grants.get(&m.group) else {
                 continue;
             };
+            if !g.may_give(p) {
+                continue;
+            }
             let member_live = m.expires.live_at(now);
             for s in g.slots.iter() {
                 if pred(s) {
@@ -465,7 +504,7 @@ impl<'m> Holder<'m> {
     /// status: the caller does.
     #[inline]
     pub fn first_grant(&self, p: PermIndex, target: &Target, now: Moment) -> Found<'m> {
-        self.find(now, |s| s.gives(p, self.interned) && s.scope.covers(target))
+        self.find(p, now, |s| s.scope.covers(target))
     }
 
     /// The first grant counting at `now` that gives `p` at a scope
@@ -478,9 +517,7 @@ impl<'m> Holder<'m> {
         now: Moment,
         org_of: impl Fn(crate::AccountId) -> Option<OrganizationId>,
     ) -> Option<GrantRef<'m>> {
-        match self.find(now, |s| {
-            s.gives(p, self.interned) && s.scope.contains(scope, &org_of)
-        }) {
+        match self.find(p, now, |s| s.scope.contains(scope, &org_of)) {
             Found::Live(g) => Some(g),
             Found::Expired | Found::Nothing => None,
         }

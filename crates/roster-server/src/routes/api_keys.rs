@@ -6,6 +6,7 @@ use super::Native;
 use crate::auth::new_secret;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
+use crate::surface::fields::parse_ts;
 use crate::surface::paging::{page_by, Page};
 use crate::surface::write::{ctx, no_content, object};
 use crate::surface::{Caller, Json, PathId, Query};
@@ -16,7 +17,6 @@ use roster_domain::ops::{self, NewApiKey};
 use roster_domain::{ApiKeyId, DisplayName, Draft, UserId};
 use serde::Deserialize;
 use std::collections::HashMap;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -64,10 +64,7 @@ pub async fn create(
     let expires_at = b
         .expires_at
         .as_deref()
-        .map(|x| {
-            OffsetDateTime::parse(x, &Rfc3339)
-                .map_err(|_| ApiError::bad_request("expires_at", "not an RFC 3339 timestamp"))
-        })
+        .map(|x| parse_ts("expires_at", x))
         .transpose()?;
     let secret = new_secret();
     let token = secret.token.clone();

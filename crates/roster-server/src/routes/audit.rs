@@ -4,6 +4,7 @@ use super::views::AuditEventView;
 use super::Native;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
+use crate::surface::fields::parse_ts;
 use crate::surface::paging::{limit, Page};
 use crate::surface::write::ctx;
 use crate::surface::{parse_id, Caller, Query};
@@ -23,6 +24,18 @@ pub struct AuditQuery {
     pub actor_id: Option<String>,
     /// Only events about this object.
     pub target_id: Option<String>,
+    /// Only events changing the access of this user or group: its grants,
+    /// memberships and group memberships, and the user itself.
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub subject_id: Option<String>,
+    /// Only events of this action, e.g. `grant.create`.
+    pub action: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<String>,
+    /// Only events before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<String>,
     /// Only events of this organization.
     #[param(value_type = Option<uuid::Uuid>)]
     pub organization_id: Option<String>,
@@ -72,6 +85,26 @@ pub async fn list(
             format!("at most {MAX_TARGET_ID} characters"),
         ));
     }
+    const MAX_ACTION: usize = 100;
+    if q.action.as_ref().is_some_and(|a| {
+        a.is_empty()
+            || a.len() > MAX_ACTION
+            || !a
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
+    }) {
+        return Err(ApiError::bad_request(
+            "action",
+            format!("an action such as `grant.create`: lower-case letters, `_` and `.`, at most {MAX_ACTION}"),
+        ));
+    }
+    let subject_id = q
+        .subject_id
+        .as_deref()
+        .map(|v| parse_id::<uuid::Uuid>("subject_id", v).map(|u| u.to_string()))
+        .transpose()?;
+    let from = q.from.as_deref().map(|t| parse_ts("from", t)).transpose()?;
+    let to = q.to.as_deref().map(|t| parse_ts("to", t)).transpose()?;
     let m = s.engine.snapshot();
     let organization = q
         .organization_id
@@ -86,6 +119,10 @@ pub async fn list(
             .map(|a| parse_id::<UserId>("actor_id", a))
             .transpose()?,
         target_id: q.target_id,
+        subject_id,
+        action: q.action,
+        from,
+        to,
         organization_ids,
         after,
         limit: (limit + 1) as u32,

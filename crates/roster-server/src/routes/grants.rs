@@ -5,7 +5,7 @@ use super::views::{GrantView, ScopeView};
 use super::Native;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
-use crate::surface::fields::{double_option, non_null};
+use crate::surface::fields::{double_option, non_null, parse_ts};
 use crate::surface::paging::{page_by, Page};
 use crate::surface::write::{ctx, if_match, no_content, object};
 use crate::surface::{Caller, Json, PathId, Query};
@@ -15,8 +15,6 @@ use axum::response::Response;
 use roster_domain::ops::{self, GrantSubject, NewGrant, Precondition};
 use roster_domain::{DomainError, Draft, GrantHolder, GrantId, PermissionId, RoleId, UserId};
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// Body of `POST /v1/users/{id}/grants` and `POST /v1/groups/{id}/grants`:
@@ -43,12 +41,6 @@ pub struct UpdateGrant {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(nullable)]
     pub expires_at: Option<Option<String>>,
-}
-
-/// Parses an RFC 3339 timestamp a client sent in `field`.
-pub(crate) fn parse_time(field: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(raw, &Rfc3339)
-        .map_err(|_| ApiError::bad_request(field, "not an RFC 3339 timestamp"))
 }
 
 /// A grant's subject as the client named it (a permission by code is
@@ -125,7 +117,7 @@ pub(crate) async fn create_for(
     let expires_at = b
         .expires_at
         .as_deref()
-        .map(|t| parse_time("expires_at", t))
+        .map(|t| parse_ts("expires_at", t))
         .transpose()?;
     let (out, rev) = s
         .writer
@@ -170,7 +162,7 @@ pub(crate) async fn update_for(
     let change = match b.expires_at {
         None => None,
         Some(None) => Some(None),
-        Some(Some(t)) => Some(Some(parse_time("expires_at", &t)?)),
+        Some(Some(t)) => Some(Some(parse_ts("expires_at", &t)?)),
     };
     let (g, rev) = s
         .writer

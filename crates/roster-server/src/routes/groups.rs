@@ -5,12 +5,13 @@
 //! (`roster_domain::ops::group`). Group grants share the user grants'
 //! handlers ([`super::grants`]).
 
-use super::grants::{self, parse_time, CreateGrant, UpdateGrant};
+use super::grants::{self, CreateGrant, UpdateGrant};
 use super::organizations::PageQuery;
 use super::views::{GrantView, GroupMemberView, GroupView, UserGroupView};
 use super::Native;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
+use crate::surface::fields::parse_ts;
 use crate::surface::fields::{double_option, non_null, ReadOnly};
 use crate::surface::paging::{cursor, limit, page, page_by, Page};
 use crate::surface::write::{ctx, if_match, no_content, object};
@@ -364,7 +365,7 @@ pub async fn add_member(
     let expires_at = b
         .expires_at
         .as_deref()
-        .map(|t| parse_time("expires_at", t))
+        .map(|t| parse_ts("expires_at", t))
         .transpose()?;
     let ((gm, created), rev) = s
         .writer
@@ -434,7 +435,7 @@ pub async fn update_member(
             ));
         }
         Some(None) => None,
-        Some(Some(t)) => Some(parse_time("expires_at", &t)?),
+        Some(Some(t)) => Some(parse_ts("expires_at", &t)?),
     };
     let (gm, rev) = s
         .writer

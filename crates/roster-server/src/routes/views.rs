@@ -663,6 +663,9 @@ pub struct AuditEventView {
     pub reason: Option<String>,
     pub target_type: String,
     pub target_id: String,
+    /// The user or group whose access the change alters (a grant's holder,
+    /// a membership's or group membership's user, a user); else `null`.
+    pub subject_id: Option<String>,
     pub organization_id: Option<Uuid>,
     pub account_id: Option<Uuid>,
     /// The object before the change; `null` for a creation.
@@ -685,6 +688,7 @@ impl From<&d::AuditEvent> for AuditEventView {
             reason: e.reason.clone(),
             target_type: e.target_type.clone(),
             target_id: e.target_id.clone(),
+            subject_id: e.subject_id.clone(),
             organization_id: e.organization_id.map(|o| o.0),
             account_id: e.account_id.map(|a| a.0),
             before: e.before.clone(),

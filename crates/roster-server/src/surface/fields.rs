@@ -44,6 +44,12 @@ where
     serde::Deserialize::deserialize(d).map(Some)
 }
 
+/// Parses an RFC 3339 timestamp a client sent in `field`.
+pub fn parse_ts(field: &str, raw: &str) -> Result<OffsetDateTime, crate::error::ApiError> {
+    OffsetDateTime::parse(raw, &Rfc3339)
+        .map_err(|_| crate::error::ApiError::bad_request(field, "not an RFC 3339 timestamp"))
+}
+
 /// RFC 3339 text of a timestamp.
 pub fn ts(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()

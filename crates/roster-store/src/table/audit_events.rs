@@ -29,6 +29,7 @@ impl Table for AuditEvents {
         col("request_id"),
         col("revision"),
         col("reason"),
+        col("subject_id"),
     ];
     const KEY: &'static [&'static str] = &[];
     type Written = AuditEvent;
@@ -46,7 +47,8 @@ impl Table for AuditEvents {
             .opt_json(e.after.as_ref())?
             .opt_str(e.request_id.as_deref())
             .rev(e.revision)?
-            .opt_str(e.reason.as_deref());
+            .opt_str(e.reason.as_deref())
+            .opt_str(e.subject_id.as_deref());
         Ok(())
     }
 
@@ -65,6 +67,7 @@ impl Table for AuditEvents {
             request_id: row.opt_str()?.map(str::to_owned),
             revision: row.rev()?,
             reason: row.opt_str()?.map(str::to_owned),
+            subject_id: row.opt_str()?.map(str::to_owned),
         })
     }
 }
@@ -103,9 +106,9 @@ pub(crate) fn seq<R: Cols>(row: &R) -> Result<i64, StoreError> {
 
 /// `SELECT .. FROM audit_events WHERE ..` for a filter (`None` when the
 /// filter cannot match anything).
-fn select<B: Backend>(f: &AuditFilter) -> Option<QueryBuilder<'_, B>> {
+fn select<B: Backend>(f: &AuditFilter) -> Result<Option<QueryBuilder<'_, B>>, StoreError> {
     if f.limit == 0 || f.organization_ids.as_ref().is_some_and(|o| o.is_empty()) {
-        return None;
+        return Ok(None);
     }
     let mut qb = super::select::<B, AuditEvents>();
     qb.push(" WHERE 1 = 1");
@@ -116,6 +119,22 @@ fn select<B: Backend>(f: &AuditFilter) -> Option<QueryBuilder<'_, B>> {
     if let Some(t) = &f.target_id {
         qb.push(" AND target_id = ");
         B::bind_str(&mut qb, Some(t));
+    }
+    if let Some(s) = &f.subject_id {
+        qb.push(" AND subject_id = ");
+        B::bind_str(&mut qb, Some(s));
+    }
+    if let Some(a) = &f.action {
+        qb.push(" AND action = ");
+        B::bind_str(&mut qb, Some(a));
+    }
+    if let Some(from) = f.from {
+        qb.push(" AND occurred_at >= ");
+        B::bind_ts(&mut qb, from)?;
+    }
+    if let Some(to) = f.to {
+        qb.push(" AND occurred_at < ");
+        B::bind_ts(&mut qb, to)?;
     }
     if let Some(orgs) = &f.organization_ids {
         let ids: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
@@ -128,7 +147,7 @@ fn select<B: Backend>(f: &AuditFilter) -> Option<QueryBuilder<'_, B>> {
     }
     qb.push(" ORDER BY seq LIMIT ");
     B::bind_int(&mut qb, i64::from(f.limit));
-    Some(qb)
+    Ok(Some(qb))
 }
 
 /// The events matching a filter, by ascending `seq`.
@@ -141,7 +160,7 @@ where
     for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
     for<'q> B::Arguments<'q>: IntoArguments<'q, B>,
 {
-    let Some(mut qb) = select::<B>(filter) else {
+    let Some(mut qb) = select::<B>(filter)? else {
         return Ok(Vec::new());
     };
     let rows = B::build(&mut qb).fetch_all(pool).await?;
