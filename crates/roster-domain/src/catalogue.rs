@@ -52,6 +52,10 @@ pub const BUILTIN_PERMISSIONS: &[(&str, &str)] = &[
         "platform:accounts:manage",
         "SoftwareOne: manage every account user of the organization",
     ),
+    (
+        "webhooks:write",
+        "create, read, change and delete webhook subscriptions",
+    ),
 ];
 
 /// The id of a built-in permission code.
@@ -92,6 +96,7 @@ pub mod perms {
     p!(edit_org_users, "edit_org_users");
     p!(account_role_write, "account:role:write");
     p!(platform_accounts_manage, "platform:accounts:manage");
+    p!(webhooks_write, "webhooks:write");
 }
 
 /// The built-in permissions as entities.

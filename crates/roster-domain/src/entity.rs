@@ -561,6 +561,60 @@ pub struct IdentityProvider {
     pub revision: Revision,
 }
 
+/// An organization's webhook subscription: the events of its organization
+/// (all, or of the types named) are POSTed to `url`, signed with its
+/// secrets, in feed order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// Id.
+    pub id: WebhookId,
+    /// The organization whose events it receives.
+    pub organization_id: OrganizationId,
+    /// Where events are POSTed.
+    pub url: crate::WebhookUrl,
+    /// Which events.
+    pub event_types: crate::EventTypes,
+    /// Free text.
+    pub description: String,
+    /// Whether events are delivered.
+    pub enabled: bool,
+    /// Its signing secrets, the current one first; older ones sign beside
+    /// it until they expire. Never in an audit entry or an event
+    /// ([`Webhook::snapshot`]).
+    pub secrets: Vec<crate::WebhookSecret>,
+    /// Why Roster disabled it (`failing`), while it is disabled for that.
+    pub disabled_reason: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Who created it.
+    pub created_by: Option<UserId>,
+    /// The revision that created it: it receives the events after it.
+    pub created_revision: Revision,
+    /// Last change time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Global revision of the last change.
+    pub revision: Revision,
+}
+
+impl Webhook {
+    /// The subscription as the audit trail and the events show it: without
+    /// its secrets.
+    pub fn snapshot(&self) -> Option<serde_json::Value> {
+        let mut v = serde_json::to_value(self).ok()?;
+        if let Some(o) = v.as_object_mut() {
+            o.remove("secrets");
+        }
+        Some(v)
+    }
+
+    /// The secrets that sign at `now`, the current one first.
+    pub fn live_secrets(&self, now: OffsetDateTime) -> impl Iterator<Item = &crate::WebhookSecret> {
+        self.secrets.iter().filter(move |s| s.is_live(now))
+    }
+}
+
 /// One entry of the audit trail, written in the same transaction as its change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -102,3 +102,8 @@ uuid_id!(
 
 /// The global revision: every committed change advances it by one.
 pub type Revision = u64;
+
+uuid_id!(
+    /// Identifies an organization's webhook subscription.
+    WebhookId
+);

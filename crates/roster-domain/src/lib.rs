@@ -16,6 +16,7 @@ pub mod ops;
 pub mod rules;
 pub mod scope;
 pub mod values;
+pub mod webhook;
 
 pub use actor::Actor;
 pub use draft::{AuditDraft, Context, Draft, Outcome};
@@ -27,3 +28,4 @@ pub use ids::*;
 pub use model::{Change, DenyReason, Expiring, GrantKey, GroupMemberKey, Model, Moment};
 pub use scope::{On, Scope, Target};
 pub use values::*;
+pub use webhook::{EventTypes, WebhookSecret, WebhookSecretKey, WebhookUrl};

@@ -79,6 +79,10 @@ pub enum Change {
     PutGroupMember(GroupMember),
     /// Remove a user from a group.
     DeleteGroupMember(GroupMemberKey),
+    /// Create or replace a webhook subscription.
+    PutWebhook(Webhook),
+    /// Remove a webhook subscription.
+    DeleteWebhook(WebhookId),
 }
 
 /// Something that expires: a grant or a group membership.
@@ -207,6 +211,8 @@ pub struct Model {
     /// Live users by home organization and `external_ids` entry (key,
     /// value): where a provider's `sub` finds its user.
     users_by_external_id: HashMap<(OrganizationId, String, String), OrdSet<UserId>>,
+    webhooks: OrdMap<WebhookId, Arc<Webhook>>,
+    webhooks_by_org: HashMap<OrganizationId, OrdSet<WebhookId>>,
 }
 
 /// Inserts into a set stored in a map, creating it.
@@ -435,6 +441,15 @@ impl Model {
                 self.identity_providers.insert(p.id, Arc::new(p.clone()));
             }
             Change::DeleteIdentityProvider(id) => self.remove_identity_provider(*id),
+            Change::PutWebhook(w) => {
+                set_insert(&mut self.webhooks_by_org, w.organization_id, w.id);
+                self.webhooks.insert(w.id, Arc::new(w.clone()));
+            }
+            Change::DeleteWebhook(id) => {
+                if let Some(old) = self.webhooks.remove(id) {
+                    set_remove(&mut self.webhooks_by_org, &old.organization_id, id);
+                }
+            }
             Change::PutGroup(g) => {
                 if let Some(old) = self.groups.get(&g.id).cloned() {
                     let key = (old.organization_id, old.name_key());
@@ -1261,6 +1276,22 @@ impl Model {
             .into_iter()
             .flat_map(|s| s.iter())
             .filter_map(|id| self.identity_providers.get(id))
+    }
+    /// A webhook subscription.
+    pub fn webhook(&self, id: WebhookId) -> Option<&Arc<Webhook>> {
+        self.webhooks.get(&id)
+    }
+    /// The webhook subscriptions of an organization, in id order.
+    pub fn webhooks_of(&self, org: OrganizationId) -> impl Iterator<Item = &Arc<Webhook>> {
+        self.webhooks_by_org
+            .get(&org)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .filter_map(|id| self.webhooks.get(id))
+    }
+    /// All webhook subscriptions, in id order.
+    pub fn webhooks(&self) -> impl Iterator<Item = &Arc<Webhook>> {
+        self.webhooks.values()
     }
     /// All identity providers, in id order.
     pub fn identity_providers(&self) -> impl Iterator<Item = &Arc<IdentityProvider>> {

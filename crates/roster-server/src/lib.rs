@@ -25,6 +25,7 @@ pub mod sandbox;
 pub mod state;
 pub mod surface;
 pub mod tokens;
+pub mod webhooks;
 pub mod writer;
 
 pub use conn::{serve, serve_with, ServeOptions};

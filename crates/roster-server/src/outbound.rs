@@ -1,7 +1,7 @@
 //! Outbound HTTP on a tenant's word: the addresses Roster fetches because an
-//! organization registered them (identity providers' JWKS now, webhooks
-//! later). Such a URL is a server-side request forgery risk, so every
-//! request goes through [`Outbound`]: only `https`; never an address that
+//! organization registered them (identity providers' JWKS, webhooks). Such
+//! a URL is a server-side request forgery risk, so every request goes
+//! through [`Outbound`]: only `https` (webhooks: `http` too); never an address that
 //! is loopback, private (RFC 1918, CGNAT, ULA), link-local (cloud metadata
 //! at 169.254.169.254 included), unspecified, multicast, reserved or
 //! documentation, nor an IPv6 address embedding one. Names are checked
@@ -102,6 +102,65 @@ impl Outbound {
     /// address its host resolves to now (a fetch checks again).
     pub async fn check(&self, url: &Url) -> Result<(), OutboundError> {
         self.check_scheme(url)?;
+        self.check_addresses(url).await
+    }
+
+    /// Checks a webhook's `url` as its registration is checked: `http` or
+    /// `https`, and every address its host resolves to now must be public
+    /// (each delivery checks again, at connection time).
+    pub async fn check_webhook(&self, url: &Url) -> Result<(), OutboundError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(OutboundError::Scheme);
+        }
+        self.check_addresses(url).await
+    }
+
+    /// `POST url` with a JSON `body` and `headers` (a webhook delivery, which
+    /// may be `http`): the answer's status, reading at most `max_bytes` of
+    /// its body (the rest is not read). Redirects are not followed: a `3xx`
+    /// is an answer like any other. Bounded by [`REQUEST_TIMEOUT`].
+    pub async fn post_webhook(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        max_bytes: usize,
+    ) -> Result<u16, OutboundError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(OutboundError::Scheme);
+        }
+        if !self.allow_private {
+            // The resolver guards names; literal addresses never reach it.
+            match host_of(url)? {
+                Host::Ipv4(ip) => forbid(IpAddr::V4(ip), url)?,
+                Host::Ipv6(ip) => forbid(IpAddr::V6(ip), url)?,
+                Host::Domain(_) => {}
+            }
+        }
+        let mut resp = self
+            .client
+            .post(url.clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport(e, url))?;
+        let status = resp.status().as_u16();
+        // Read (and drop) at most `max_bytes` of the answer, so the
+        // connection can be reused when the answer is small.
+        let mut read = 0usize;
+        while read < max_bytes {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(status)
+    }
+
+    /// Every address `url`'s host resolves to now must be public (unless
+    /// private targets are allowed).
+    async fn check_addresses(&self, url: &Url) -> Result<(), OutboundError> {
         if self.allow_private {
             return Ok(());
         }

@@ -19,6 +19,7 @@ pub mod organizations;
 pub mod roles;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 pub mod well_known;
 pub mod what_if;
 
@@ -95,6 +96,11 @@ pub fn router() -> OpenApiRouter<AppState> {
             identity_providers::update,
             identity_providers::delete
         ))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay))
         .routes(routes!(audit::list))
         .routes(routes!(oauth::issue))
         .routes(routes!(well_known::jwks))

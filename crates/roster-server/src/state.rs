@@ -38,7 +38,7 @@ pub struct Config {
     /// Lifetime of the tokens `POST /v1/oauth/token` issues (at most
     /// [`roster_domain::ops::MAX_TOKEN_LIFETIME`]).
     pub token_lifetime: Duration,
-    /// Whether addresses a tenant registers (identity providers' JWKS, later
+    /// Whether addresses a tenant registers (identity providers' JWKS,
     /// webhooks) may be `http` and private, loopback or link-local
     /// (`--allow-private-targets`: development and tests only; see
     /// [`crate::outbound`]).
@@ -50,6 +50,8 @@ pub struct Config {
     /// At most one JWKS fetch per identity provider per this interval
     /// (a token naming an unknown key, an expired cache, a failed fetch).
     pub jwks_refresh_interval: Duration,
+    /// Webhook delivery: retries, give-up horizon, log retention.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl Default for Config {
@@ -66,6 +68,7 @@ impl Default for Config {
                 crate::auth::throttle::ADDRESS_LIMIT,
             ),
             jwks_refresh_interval: Duration::from_secs(30),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }

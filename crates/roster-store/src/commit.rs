@@ -21,6 +21,7 @@ use crate::table::organizations::Organizations;
 use crate::table::permissions::Permissions;
 use crate::table::signing_keys::SigningKeys;
 use crate::table::users::Users;
+use crate::table::webhooks::Webhooks;
 use crate::table::{self, audit_events, changes::Changes, meta, roles, roles::Roles};
 use crate::value;
 use crate::Commit;
@@ -224,6 +225,8 @@ fn key(c: &Change) -> Key<'_> {
         Change::DeleteGroup(id) => Key::Id(id.0),
         Change::PutGroupMember(m) => Key::Pair(m.group_id.0, m.user_id.0),
         Change::DeleteGroupMember(k) => Key::Pair(k.group_id.0, k.user_id.0),
+        Change::PutWebhook(w) => Key::Id(w.id.0),
+        Change::DeleteWebhook(id) => Key::Id(id.0),
     }
 }
 
@@ -322,5 +325,7 @@ fn statement<'a, B: Backend>(run: &[&'a Change]) -> Result<QueryBuilder<'a, B>, 
         Change::DeleteGroupMember(_) => {
             groups::delete_members::<B>(&collect!(run, Change::DeleteGroupMember))
         }
+        Change::PutWebhook(_) => upsert::<B, Webhooks>(&collect!(run, Change::PutWebhook)),
+        Change::DeleteWebhook(_) => delete_by_id::<B, Webhooks>(&ids!(run, Change::DeleteWebhook)),
     }
 }

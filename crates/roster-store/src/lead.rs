@@ -1,5 +1,5 @@
 //! Background work that runs in one process at a time: several replicas
-//! share one database, and each such task (the expiry sweeper) must run on
+//! share one database, and each such task (the expiry sweeper, webhook delivery) must run on
 //! one of them and move to another when that one dies (SPEC §4).
 //!
 //! [`Store::try_lead`](crate::Store::try_lead) hands out a [`Leadership`].
@@ -16,6 +16,8 @@ use async_trait::async_trait;
 pub enum Singleton {
     /// The expiry sweeper: removes expired grants and group memberships.
     ExpirySweep,
+    /// Webhook delivery: sends the feed's events to subscriptions.
+    Webhooks,
 }
 
 impl Singleton {
@@ -26,6 +28,7 @@ impl Singleton {
         const CLASS: i32 = 0x526f_7374;
         match self {
             Self::ExpirySweep => (CLASS, 1),
+            Self::Webhooks => (CLASS, 2),
         }
     }
 }

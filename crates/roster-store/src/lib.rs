@@ -32,7 +32,9 @@ pub use postgres::{PgStore, CHANGES_CHANNEL};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
-use roster_domain::{ApiKeyId, AuditEvent, Change, Event, Model, OrganizationId, Revision, UserId};
+use roster_domain::{
+    ApiKeyId, AuditEvent, Change, Event, Model, OrganizationId, Revision, UserId, WebhookId,
+};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -84,6 +86,77 @@ pub struct EventFilter {
     pub types: Option<Vec<String>>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// A replay asked for (`POST /v1/webhooks/{id}/replay`) and not yet taken
+/// up by the delivering process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebhookReplay {
+    /// Start again after this event.
+    pub after: i64,
+    /// Which request (a later one replaces it).
+    pub id: uuid::Uuid,
+}
+
+/// Where a webhook subscription's delivery stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookCursor {
+    /// The subscription.
+    pub webhook_id: WebhookId,
+    /// The last event done: delivered (`2xx`), or given up.
+    pub last_seq: i64,
+    /// Failed attempts at the next event.
+    pub attempts: u32,
+    /// When the next event is tried again (after a failure).
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// When the next event first failed.
+    pub first_failure_at: Option<OffsetDateTime>,
+    /// A replay waiting to be taken up.
+    pub replay: Option<WebhookReplay>,
+}
+
+/// What the delivering process records of a subscription's progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookProgress {
+    /// The subscription.
+    pub webhook_id: WebhookId,
+    /// See [`WebhookCursor::last_seq`].
+    pub last_seq: i64,
+    /// See [`WebhookCursor::attempts`].
+    pub attempts: u32,
+    /// See [`WebhookCursor::next_attempt_at`].
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// See [`WebhookCursor::first_failure_at`].
+    pub first_failure_at: Option<OffsetDateTime>,
+    /// The replay this progress took up (cleared unless a newer one came).
+    pub took_replay: Option<uuid::Uuid>,
+}
+
+/// One delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// Its number (given by the store; newer attempts have larger ones).
+    pub id: i64,
+    /// The subscription.
+    pub webhook_id: WebhookId,
+    /// When it was sent.
+    pub attempted_at: OffsetDateTime,
+    /// The event's `seq`.
+    pub event_seq: i64,
+    /// The event's id (the `webhook-id` header).
+    pub event_id: uuid::Uuid,
+    /// The event's type.
+    pub event_type: String,
+    /// 1 for the first attempt at this event, then 2, …
+    pub attempt: u32,
+    /// The answer's status, if one came.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// When the event is tried again (`None`: delivered, or given up).
+    pub next_retry_at: Option<OffsetDateTime>,
 }
 
 /// The persistence contract both backends implement identically.
@@ -160,6 +233,43 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         tokio::time::sleep(timeout).await;
         Ok(())
     }
+
+    /// Where webhook subscription `id` stands; a subscription without
+    /// state yet starts after the events of the revision that created it
+    /// (`created_revision`, committed at `created_at`).
+    async fn start_webhook_cursor(
+        &self,
+        id: WebhookId,
+        created_revision: Revision,
+        created_at: OffsetDateTime,
+    ) -> Result<WebhookCursor, StoreError>;
+
+    /// Asks the delivering process to start subscription `id` again after
+    /// event `after`.
+    async fn request_webhook_replay(&self, id: WebhookId, after: i64) -> Result<(), StoreError>;
+
+    /// The subscriptions with a replay waiting.
+    async fn webhook_replays(&self) -> Result<Vec<WebhookCursor>, StoreError>;
+
+    /// Records subscriptions' progress and delivery attempts, in one
+    /// transaction.
+    async fn record_webhook_progress(
+        &self,
+        progress: &[WebhookProgress],
+        deliveries: &[WebhookDelivery],
+    ) -> Result<(), StoreError>;
+
+    /// Subscription `id`'s attempts, newest first, those with an id below
+    /// `before` when given, at most `limit`.
+    async fn webhook_deliveries(
+        &self,
+        id: WebhookId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Removes the delivery attempts made before `before`.
+    async fn trim_webhook_deliveries(&self, before: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Tries to become the one process that runs `task` (SPEC §4): `Some`
     /// while this process leads, `None` when another one does. PostgreSQL:

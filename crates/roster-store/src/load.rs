@@ -15,6 +15,7 @@ use crate::table::permissions::Permissions;
 use crate::table::roles::Roles;
 use crate::table::signing_keys::SigningKeys;
 use crate::table::users::Users;
+use crate::table::webhooks::Webhooks;
 use crate::table::{self, meta, Cols, Column, Table};
 use crate::value;
 use roster_domain::{Change, Model};
@@ -47,7 +48,7 @@ fn entities<T: Table<Read = Change>, R: Cols>() -> Entities<R> {
 
 /// Every entity table, in an order that keeps references resolvable (the
 /// model does not require it, but it reads naturally).
-pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 12] {
+pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 13] {
     [
         entities::<Organizations, R>(),
         entities::<Accounts, R>(),
@@ -61,6 +62,7 @@ pub(crate) fn entity_tables<R: Cols>() -> [Entities<R>; 12] {
         entities::<ApiKeys, R>(),
         entities::<SigningKeys, R>(),
         entities::<IdentityProviders, R>(),
+        entities::<Webhooks, R>(),
     ]
 }
 

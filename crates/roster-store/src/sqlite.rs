@@ -9,7 +9,7 @@ mod backend;
 mod load;
 
 use crate::lead::Sole;
-use crate::table::{api_keys, audit_events, changes, events, meta};
+use crate::table::{api_keys, audit_events, changes, events, meta, webhooks};
 use crate::{commit, AuditFilter, Commit, EventFilter, Leadership, Singleton, Store, StoreError};
 use async_trait::async_trait;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Event, Model, Revision};
@@ -173,6 +173,48 @@ impl Store for SqliteStore {
 
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<(), StoreError> {
         api_keys::touch(&self.write, id, at).await
+    }
+
+    async fn start_webhook_cursor(
+        &self,
+        id: roster_domain::WebhookId,
+        created_revision: Revision,
+        created_at: OffsetDateTime,
+    ) -> Result<crate::WebhookCursor, StoreError> {
+        webhooks::start(&self.write, id, created_revision, created_at).await
+    }
+
+    async fn request_webhook_replay(
+        &self,
+        id: roster_domain::WebhookId,
+        after: i64,
+    ) -> Result<(), StoreError> {
+        webhooks::request_replay(&self.write, id, after).await
+    }
+
+    async fn webhook_replays(&self) -> Result<Vec<crate::WebhookCursor>, StoreError> {
+        webhooks::replays(&self.read).await
+    }
+
+    async fn record_webhook_progress(
+        &self,
+        progress: &[crate::WebhookProgress],
+        deliveries: &[crate::WebhookDelivery],
+    ) -> Result<(), StoreError> {
+        webhooks::record(&self.write, progress, deliveries).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        id: roster_domain::WebhookId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<crate::WebhookDelivery>, StoreError> {
+        webhooks::deliveries(&self.read, id, before, limit).await
+    }
+
+    async fn trim_webhook_deliveries(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+        webhooks::trim(&self.write, before).await
     }
 
     async fn try_lead(&self, _task: Singleton) -> Result<Option<Box<dyn Leadership>>, StoreError> {

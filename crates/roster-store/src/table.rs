@@ -22,6 +22,7 @@ pub(crate) mod permissions;
 pub(crate) mod roles;
 pub(crate) mod signing_keys;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use crate::backend::Backend;
 use crate::error::StoreError;

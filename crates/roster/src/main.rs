@@ -34,8 +34,8 @@ enum Command {
         /// Also load the demo data set that makes every seed's example request work.
         #[arg(long)]
         demo: bool,
-        /// Let addresses tenants register (identity providers' `jwks_uri`)
-        /// be `http` and private, loopback or link-local. Development and
+        /// Let addresses tenants register (identity providers' `jwks_uri`,
+        /// webhooks' `url`) be `http` and private, loopback or link-local. Development and
         /// tests only: it opens Roster to server-side request forgery.
         #[arg(long, env = "ROSTER_ALLOW_PRIVATE_TARGETS")]
         allow_private_targets: bool,
@@ -65,6 +65,24 @@ enum Command {
         /// should write on its own.
         #[arg(long, env = "ROSTER_NO_EXPIRY_SWEEP")]
         no_expiry_sweep: bool,
+        /// Do not deliver webhooks from this process (another replica
+        /// may). One replica of a deployment delivers at a time.
+        #[arg(long, env = "ROSTER_NO_WEBHOOK_DELIVERY")]
+        no_webhook_delivery: bool,
+        /// Seconds a webhook endpoint may keep failing (since an event's
+        /// first failed attempt) before its subscription is disabled.
+        #[arg(long, env = "ROSTER_WEBHOOK_GIVE_UP", default_value_t = 86_400,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        webhook_give_up: u64,
+        /// Milliseconds before a failed webhook delivery is first retried;
+        /// each further retry waits twice as long (with jitter).
+        #[arg(long, env = "ROSTER_WEBHOOK_BACKOFF_INITIAL_MS", default_value_t = 1_000,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        webhook_backoff_initial_ms: u64,
+        /// Longest wait between two webhook delivery attempts, in milliseconds.
+        #[arg(long, env = "ROSTER_WEBHOOK_BACKOFF_MAX_MS", default_value_t = 3_600_000,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        webhook_backoff_max_ms: u64,
     },
     /// Manage the keys Roster signs its tokens with. A running server (and
     /// every replica) learns of a change through the database.
@@ -357,8 +375,18 @@ async fn main() -> anyhow::Result<()> {
             auth_failures_per_key,
             auth_failures_per_address,
             no_expiry_sweep,
+            no_webhook_delivery,
+            webhook_give_up,
+            webhook_backoff_initial_ms,
+            webhook_backoff_max_ms,
         } => {
             let config = Config {
+                webhooks: roster_server::webhooks::WebhookConfig {
+                    give_up_after: std::time::Duration::from_secs(webhook_give_up),
+                    backoff_initial: std::time::Duration::from_millis(webhook_backoff_initial_ms),
+                    backoff_max: std::time::Duration::from_millis(webhook_backoff_max_ms),
+                    ..Default::default()
+                },
                 issuer: issuer(public_url.as_deref(), &listen)?,
                 token_lifetime: std::time::Duration::from_secs(token_lifetime),
                 allow_private_targets,
@@ -404,6 +432,11 @@ async fn main() -> anyhow::Result<()> {
                 tracing::warn!("--no-expiry-sweep: expired grants and memberships stay stored (checks ignore them)");
             } else {
                 roster_server::expiry::spawn(&state);
+            }
+            if no_webhook_delivery {
+                tracing::warn!("--no-webhook-delivery: this process delivers no webhooks");
+            } else {
+                roster_server::webhooks::spawn(&state);
             }
             let listener = TcpListener::bind(&listen)
                 .await

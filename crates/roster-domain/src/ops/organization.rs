@@ -221,7 +221,7 @@ pub fn delete_organization(
             "organization still has accounts or users; remove them first",
         ));
     }
-    // Its identity providers, groups (with their grants: an organization
+    // Its identity providers, webhooks, groups (with their grants: an organization
     // without users has no members), custom roles and permissions belong
     // to the organization and go with it.
     let groups: Vec<_> = d.model().groups_of_org(id).cloned().collect();
@@ -235,6 +235,10 @@ pub fn delete_organization(
     let providers: Vec<_> = d.model().identity_providers_of(id).cloned().collect();
     for p in providers {
         crate::ops::identity_provider::remove(d, &p);
+    }
+    let webhooks: Vec<_> = d.model().webhooks_of(id).cloned().collect();
+    for w in webhooks {
+        crate::ops::webhook::remove(d, &w);
     }
     let roles: Vec<_> = d
         .model()

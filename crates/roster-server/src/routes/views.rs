@@ -698,3 +698,94 @@ impl From<&d::AuditEvent> for AuditEventView {
         }
     }
 }
+
+/// An organization's webhook subscription. Its secrets are never shown
+/// again after creation or rotation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    /// Where events are POSTed.
+    pub url: String,
+    /// `["*"]` for every event of the organization, else the types sent.
+    pub event_types: Vec<String>,
+    pub description: String,
+    /// Whether events are delivered.
+    pub enabled: bool,
+    /// `failing` when Roster disabled it after its endpoint failed for too
+    /// long; `null` otherwise.
+    pub disabled_reason: Option<String>,
+    /// When each secret that still signs stops signing, the current one
+    /// first (`null`: the current secret).
+    pub secrets_expire_at: Vec<Option<String>>,
+    pub revision: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&d::Webhook> for WebhookView {
+    fn from(w: &d::Webhook) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            id: w.id.0,
+            organization_id: w.organization_id.0,
+            url: w.url.to_string(),
+            event_types: w.event_types.to_vec(),
+            description: w.description.clone(),
+            enabled: w.enabled,
+            disabled_reason: w.disabled_reason.clone(),
+            secrets_expire_at: w.live_secrets(now).map(|s| s.expires_at.map(ts)).collect(),
+            revision: w.revision,
+            created_at: ts(w.created_at),
+            updated_at: ts(w.updated_at),
+        }
+    }
+}
+
+/// A webhook subscription with its new secret: shown once, on creation
+/// and on rotation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookWithSecretView {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    /// The signing secret (`whsec_…`), shown this once.
+    pub secret: String,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDeliveryView {
+    pub id: i64,
+    pub attempted_at: String,
+    /// The event's `seq`.
+    pub event_seq: i64,
+    /// The event's id (its `webhook-id`).
+    pub event_id: Uuid,
+    pub event_type: String,
+    /// 1 for the event's first attempt, then 2, …
+    pub attempt: u32,
+    /// The answer's status; `null` when none came.
+    pub status: Option<u16>,
+    /// Why it failed; `null` when it was delivered.
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// When the event is tried again; `null` once delivered or given up.
+    pub next_retry_at: Option<String>,
+}
+
+impl From<&roster_store::WebhookDelivery> for WebhookDeliveryView {
+    fn from(d: &roster_store::WebhookDelivery) -> Self {
+        Self {
+            id: d.id,
+            attempted_at: ts(d.attempted_at),
+            event_seq: d.event_seq,
+            event_id: d.event_id,
+            event_type: d.event_type.clone(),
+            attempt: d.attempt,
+            status: d.status,
+            error: d.error.clone(),
+            duration_ms: d.duration_ms,
+            next_retry_at: d.next_retry_at.map(ts),
+        }
+    }
+}

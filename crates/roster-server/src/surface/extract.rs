@@ -11,6 +11,7 @@ use axum::extract::{FromRequest, FromRequestParts, MatchedPath, RawPathParams, R
 use axum::http::request::Parts;
 use roster_domain::{
     AccountId, ApiKeyId, GrantId, GroupId, IdentityProviderId, MembershipId, OrganizationId, UserId,
+    WebhookId,
 };
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -120,6 +121,7 @@ path_params!(
     MembershipId,
     OrganizationId,
     UserId,
+    WebhookId,
     String
 );
 

@@ -1,6 +1,6 @@
 //! The native API (`/v1`) and the server around it: rules, bad input,
 //! concurrency, the actor matrix, decisions, expiring grants and their
-//! sweeper, replicas, slow clients, the tokens Roster issues, and what-if.
+//! sweeper, replicas, slow clients, the tokens Roster issues, what-if, and webhooks.
 
 mod bad_input;
 mod concurrency;
@@ -15,4 +15,6 @@ mod rules;
 mod slow_clients;
 mod smoke;
 mod tokens;
+mod webhooks;
+mod webhooks_delivery;
 mod what_if;
