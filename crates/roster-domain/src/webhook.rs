@@ -271,9 +271,12 @@ mod tests {
             EventTypes::All
         );
         assert_eq!(
-            EventTypes::parse_field("event_types", &s(&["user.created", "grant.created", "user.created"]))
-                .unwrap()
-                .to_vec(),
+            EventTypes::parse_field(
+                "event_types",
+                &s(&["user.created", "grant.created", "user.created"])
+            )
+            .unwrap()
+            .to_vec(),
             s(&["grant.created", "user.created"])
         );
         for bad in [&[][..], &["*", "user.created"], &["user.exploded"]] {

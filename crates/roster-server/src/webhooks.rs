@@ -222,10 +222,7 @@ impl Supervisor {
 
     /// Trims the delivery log to its retention, once an hour.
     async fn trim(&mut self) {
-        if self
-            .last_trim
-            .is_some_and(|t| t.elapsed() < TRIM_EVERY)
-        {
+        if self.last_trim.is_some_and(|t| t.elapsed() < TRIM_EVERY) {
             return;
         }
         self.last_trim = Some(tokio::time::Instant::now());

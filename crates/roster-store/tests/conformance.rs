@@ -1732,3 +1732,268 @@ fn model_apply_cost() {
         started.elapsed()
     );
 }
+
+fn webhook(org: OrganizationId, rev: Revision) -> Webhook {
+    Webhook {
+        id: WebhookId::new(),
+        organization_id: org,
+        url: WebhookUrl::parse("https://hooks.example/roster?x=1").unwrap(),
+        event_types: EventTypes::parse_field("t", &["user.created".into(), "grant.created".into()])
+            .unwrap(),
+        description: "crm".into(),
+        enabled: true,
+        secrets: vec![
+            WebhookSecret {
+                secret: WebhookSecretKey::from_random(&[9; 32]),
+                created_at: now(),
+                expires_at: None,
+            },
+            WebhookSecret {
+                secret: WebhookSecretKey::from_random(&[8; 32]),
+                created_at: now(),
+                expires_at: Some(now() + time::Duration::hours(24)),
+            },
+        ],
+        disabled_reason: Some("failing".into()),
+        created_at: now(),
+        created_by: Some(UserId::new()),
+        created_revision: rev,
+        updated_at: now(),
+        revision: rev,
+    }
+}
+
+#[tokio::test]
+async fn webhooks_and_their_delivery_state() {
+    for db in test_databases().await {
+        let store = open(&db).await;
+        let b = db.backend;
+        let o = org("hooks", 1);
+        let mut w = webhook(o.id, 2);
+        let other = webhook(o.id, 2);
+        let c1 = Commit {
+            events: vec![Event {
+                revision: 1,
+                ..feed_event("organization.created", Some(o.id))
+            }],
+            ..commit(1, vec![Change::PutOrganization(o.clone())])
+        };
+        let c2 = Commit {
+            events: vec![Event {
+                revision: 2,
+                ..feed_event("webhook.created", Some(o.id))
+            }],
+            ..commit(
+                2,
+                vec![
+                    Change::PutWebhook(w.clone()),
+                    Change::PutWebhook(other.clone()),
+                ],
+            )
+        };
+        store.commit(0, &[c1.clone(), c2.clone()]).await.unwrap();
+        let loaded = store.load_model().await.unwrap();
+        assert_eq!(
+            loaded.webhook(w.id).map(|x| (**x).clone()),
+            Some(w.clone()),
+            "{b}"
+        );
+        assert_eq!(loaded.webhooks_of(o.id).count(), 2, "{b}");
+
+        // A new subscription starts after the events of its own revision.
+        let c = store
+            .start_webhook_cursor(w.id, 2, w.created_at)
+            .await
+            .unwrap();
+        assert_eq!(c.last_seq, 2, "{b}: after the creation's events");
+        assert_eq!((c.attempts, c.replay), (0, None), "{b}");
+        // A later commit's events come after it; starting again changes nothing.
+        w.description = "changed".into();
+        w.revision = 3;
+        let c3 = Commit {
+            events: vec![Event {
+                revision: 3,
+                ..feed_event("webhook.updated", Some(o.id))
+            }],
+            ..commit(3, vec![Change::PutWebhook(w.clone())])
+        };
+        store.commit(2, &[c3]).await.unwrap();
+        let c = store
+            .start_webhook_cursor(w.id, 2, w.created_at)
+            .await
+            .unwrap();
+        assert_eq!(c.last_seq, 2, "{b}");
+        // Created by revision 2, started after revision 3 committed: its
+        // first event is revision 3's.
+        let c = store
+            .start_webhook_cursor(other.id, 2, other.created_at)
+            .await
+            .unwrap();
+        assert_eq!(c.last_seq, 2, "{b}");
+
+        // Progress and attempts in one transaction.
+        let delivery = |seq: i64, status: Option<u16>| roster_store::WebhookDelivery {
+            id: 0,
+            webhook_id: w.id,
+            attempted_at: now(),
+            event_seq: seq,
+            event_id: uuid::Uuid::now_v7(),
+            event_type: "webhook.updated".into(),
+            attempt: 1,
+            status,
+            error: status.is_none().then(|| "could not connect".to_owned()),
+            duration_ms: 12,
+            next_retry_at: status.is_none().then(now),
+        };
+        let progress = roster_store::WebhookProgress {
+            webhook_id: w.id,
+            last_seq: 2,
+            attempts: 1,
+            next_attempt_at: Some(now()),
+            first_failure_at: Some(now()),
+            took_replay: None,
+        };
+        store
+            .record_webhook_progress(
+                &[progress.clone()],
+                &[delivery(3, None), delivery(3, Some(200))],
+            )
+            .await
+            .unwrap();
+        let c = store
+            .start_webhook_cursor(w.id, 2, w.created_at)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                c.last_seq,
+                c.attempts,
+                c.next_attempt_at,
+                c.first_failure_at
+            ),
+            (2, 1, progress.next_attempt_at, progress.first_failure_at),
+            "{b}"
+        );
+        let log = store.webhook_deliveries(w.id, None, 10).await.unwrap();
+        assert_eq!(log.len(), 2, "{b}");
+        assert!(log[0].id > log[1].id, "{b}: newest first");
+        assert_eq!(log[0].status, Some(200), "{b}");
+        assert_eq!(log[1].status, None, "{b}");
+        assert_eq!(log[1].error.as_deref(), Some("could not connect"), "{b}");
+        let older = store
+            .webhook_deliveries(w.id, Some(log[0].id), 10)
+            .await
+            .unwrap();
+        assert_eq!(older, log[1..].to_vec(), "{b}");
+
+        // A replay waits until taken up; a newer one survives an older take-up.
+        store.request_webhook_replay(w.id, 1).await.unwrap();
+        let replays = store.webhook_replays().await.unwrap();
+        assert_eq!(replays.len(), 1, "{b}");
+        let r1 = replays[0].replay.unwrap();
+        assert_eq!(r1.after, 1, "{b}");
+        store.request_webhook_replay(w.id, 0).await.unwrap();
+        let took_old = roster_store::WebhookProgress {
+            last_seq: 1,
+            attempts: 0,
+            next_attempt_at: None,
+            first_failure_at: None,
+            took_replay: Some(r1.id),
+            ..progress.clone()
+        };
+        store
+            .record_webhook_progress(&[took_old], &[])
+            .await
+            .unwrap();
+        let r2 = store.webhook_replays().await.unwrap()[0].replay.unwrap();
+        assert_eq!(r2.after, 0, "{b}");
+        let took_new = roster_store::WebhookProgress {
+            last_seq: 0,
+            took_replay: Some(r2.id),
+            ..progress.clone()
+        };
+        store
+            .record_webhook_progress(&[took_new], &[])
+            .await
+            .unwrap();
+        assert!(store.webhook_replays().await.unwrap().is_empty(), "{b}");
+
+        // Trimming by time; deleting the subscription takes its state.
+        store
+            .trim_webhook_deliveries(now() - time::Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .webhook_deliveries(w.id, None, 10)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "{b}"
+        );
+        store
+            .trim_webhook_deliveries(now() + time::Duration::hours(1))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .webhook_deliveries(w.id, None, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
+        store
+            .record_webhook_progress(&[], &[delivery(3, Some(204))])
+            .await
+            .unwrap();
+        store
+            .commit(3, &[commit(4, vec![Change::DeleteWebhook(w.id)])])
+            .await
+            .unwrap();
+        assert!(
+            store
+                .webhook_deliveries(w.id, None, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
+        let m = store.load_model().await.unwrap();
+        assert!(m.webhook(w.id).is_none(), "{b}");
+        assert!(m.webhook(other.id).is_some(), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn webhook_delivery_has_its_own_leadership() {
+    for db in test_databases().await {
+        let store = open(&db).await;
+        let b = db.backend;
+        let held = store.try_lead(Singleton::Webhooks).await.unwrap();
+        assert!(held.is_some(), "{b}");
+        if b == "postgres" {
+            let again = open(&db).await;
+            assert!(
+                again.try_lead(Singleton::Webhooks).await.unwrap().is_none(),
+                "{b}"
+            );
+            // The expiry sweeper's lock is another one.
+            assert!(
+                again
+                    .try_lead(Singleton::ExpirySweep)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{b}"
+            );
+            drop(held);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while again.try_lead(Singleton::Webhooks).await.unwrap().is_none() {
+                assert!(Instant::now() < deadline, "{b}: the lock was not released");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

@@ -88,7 +88,11 @@ fn not_found(id: WebhookId) -> DomainError {
 /// The subscription `id`, `404` when missing or out of the actor's reach,
 /// `403` without `webhooks:write` over its organization.
 fn find(d: &Draft<'_>, id: WebhookId) -> Result<Arc<Webhook>, DomainError> {
-    let w = d.model().webhook(id).cloned().ok_or_else(|| not_found(id))?;
+    let w = d
+        .model()
+        .webhook(id)
+        .cloned()
+        .ok_or_else(|| not_found(id))?;
     d.reach(w.organization_id, ("webhook", id.to_string()))?;
     d.require(
         perms::webhooks_write(),
@@ -277,12 +281,16 @@ pub fn rotate_webhook_secret(
         created_at: now,
         expires_at: None,
     }];
-    secrets.extend(before.secrets.iter().filter(|s| s.is_live(now)).map(|s| {
-        WebhookSecret {
-            expires_at: Some(s.expires_at.map_or(overlap_until, |e| e.min(overlap_until))),
-            ..s.clone()
-        }
-    }));
+    secrets.extend(
+        before
+            .secrets
+            .iter()
+            .filter(|s| s.is_live(now))
+            .map(|s| WebhookSecret {
+                expires_at: Some(s.expires_at.map_or(overlap_until, |e| e.min(overlap_until))),
+                ..s.clone()
+            }),
+    );
     secrets.truncate(MAX_SECRETS);
     let mut after = (*before).clone();
     after.secrets = secrets;

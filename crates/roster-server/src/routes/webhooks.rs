@@ -241,7 +241,12 @@ pub async fn get(
     let m = s.engine.snapshot();
     let c = ctx(&caller);
     let w = ops::get_webhook(&Draft::new(&m, &c), id)?;
-    Ok(object(StatusCode::OK, &WebhookView::from(&*w), w.revision, None))
+    Ok(object(
+        StatusCode::OK,
+        &WebhookView::from(&*w),
+        w.revision,
+        None,
+    ))
 }
 
 /// Update a webhook subscription (partial; `If-Match` honoured).

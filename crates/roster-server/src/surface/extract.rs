@@ -10,8 +10,8 @@ use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, RawPathParams, Request};
 use axum::http::request::Parts;
 use roster_domain::{
-    AccountId, ApiKeyId, GrantId, GroupId, IdentityProviderId, MembershipId, OrganizationId, UserId,
-    WebhookId,
+    AccountId, ApiKeyId, GrantId, GroupId, IdentityProviderId, MembershipId, OrganizationId,
+    UserId, WebhookId,
 };
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;

@@ -314,8 +314,8 @@ impl Task {
             }
             let first = *cursor.first_failure_at.get_or_insert(outcome.at);
             cursor.attempts = attempt;
-            let horizon = time::Duration::try_from(self.config.give_up_after)
-                .unwrap_or(time::Duration::DAY);
+            let horizon =
+                time::Duration::try_from(self.config.give_up_after).unwrap_or(time::Duration::DAY);
             if now - first >= horizon {
                 // Given up: the subscription is disabled; its cursor stays
                 // on this event, which is sent first if it is enabled again.
@@ -421,7 +421,8 @@ pub fn backoff(config: &WebhookConfig, failed: u32) -> Duration {
         .saturating_mul(1u32 << exp)
         .min(config.backoff_max);
     let half = full / 2;
-    let jitter = rand::thread_rng().gen_range(0..=half.as_millis().min(u128::from(u64::MAX)) as u64);
+    let jitter =
+        rand::thread_rng().gen_range(0..=half.as_millis().min(u128::from(u64::MAX)) as u64);
     half + Duration::from_millis(jitter)
 }
 

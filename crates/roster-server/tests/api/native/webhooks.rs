@@ -15,7 +15,12 @@ fn open() -> Config {
     }
 }
 
-async fn create(app: &TestApp, org: &str, token: &str, body: Value) -> crate::support::common::Resp {
+async fn create(
+    app: &TestApp,
+    org: &str,
+    token: &str,
+    body: Value,
+) -> crate::support::common::Resp {
     app.post(&format!("/v1/organizations/{org}/webhooks"), token, body)
         .await
 }
@@ -124,7 +129,11 @@ async fn permissions_and_tenant_isolation() {
         let r = create(&app, &a.org_a, &a.org_admin.1, body.clone()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = r.str("id");
-        for (who, token) in [("viewer", &a.viewer.1), ("nobody", &a.nobody.1), ("account admin", &a.account_admin.1)] {
+        for (who, token) in [
+            ("viewer", &a.viewer.1),
+            ("nobody", &a.nobody.1),
+            ("account admin", &a.account_admin.1),
+        ] {
             let r = create(&app, &a.org_a, token, body.clone()).await;
             assert!(matches!(r.status.as_u16(), 403 | 404), "{who}: {}", r.body);
             let r = app.get(&format!("/v1/webhooks/{id}"), token).await;
@@ -135,22 +144,47 @@ async fn permissions_and_tenant_isolation() {
         let before = fingerprint(&app, Some(&format!("/v1/webhooks/{id}"))).await;
         for (m, path, b) in [
             (Method::GET, format!("/v1/webhooks/{id}"), None),
-            (Method::PATCH, format!("/v1/webhooks/{id}"), Some(json!({"enabled": false}))),
+            (
+                Method::PATCH,
+                format!("/v1/webhooks/{id}"),
+                Some(json!({"enabled": false})),
+            ),
             (Method::DELETE, format!("/v1/webhooks/{id}"), None),
             (Method::GET, format!("/v1/webhooks/{id}/deliveries"), None),
-            (Method::POST, format!("/v1/webhooks/{id}/replay"), Some(json!({"after": 0}))),
-            (Method::POST, format!("/v1/webhooks/{id}/rotate-secret"), None),
-            (Method::GET, format!("/v1/organizations/{}/webhooks", a.org_a), None),
-            (Method::POST, format!("/v1/organizations/{}/webhooks", a.org_a), Some(body.clone())),
+            (
+                Method::POST,
+                format!("/v1/webhooks/{id}/replay"),
+                Some(json!({"after": 0})),
+            ),
+            (
+                Method::POST,
+                format!("/v1/webhooks/{id}/rotate-secret"),
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/v1/organizations/{}/webhooks", a.org_a),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/v1/organizations/{}/webhooks", a.org_a),
+                Some(body.clone()),
+            ),
         ] {
             let r = app.call(m.clone(), &path, Some(other), b).await;
             assert_problem(&r, 404, None);
         }
-        assert_eq!(fingerprint(&app, Some(&format!("/v1/webhooks/{id}"))).await, before);
+        assert_eq!(
+            fingerprint(&app, Some(&format!("/v1/webhooks/{id}"))).await,
+            before
+        );
         // B's admin manages B's own.
         let r = create(&app, &a.org_b, other, body.clone()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        let list = app.get(&format!("/v1/organizations/{}/webhooks", a.org_b), other).await;
+        let list = app
+            .get(&format!("/v1/organizations/{}/webhooks", a.org_b), other)
+            .await;
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     })
     .await;
@@ -165,26 +199,67 @@ async fn bad_input_names_the_field() {
             (json!({"url": "ftp://hooks.example/x"}), "url"),
             (json!({"url": "not a url"}), "url"),
             (json!({"url": "https://user:pw@hooks.example/x"}), "url"),
-            (json!({"url": format!("https://hooks.example/{}", "a".repeat(2100))}), "url"),
-            (json!({"url": "http://127.0.0.1:9/x", "event_types": ["user.exploded"]}), "event_types[0]"),
-            (json!({"url": "http://127.0.0.1:9/x", "event_types": []}), "event_types"),
-            (json!({"url": "http://127.0.0.1:9/x", "event_types": ["*", "user.created"]}), "event_types"),
-            (json!({"url": "http://127.0.0.1:9/x", "description": "x".repeat(1001)}), "description"),
-            (json!({"url": "http://127.0.0.1:9/x", "secret": "mine"}), "secret"),
+            (
+                json!({"url": format!("https://hooks.example/{}", "a".repeat(2100))}),
+                "url",
+            ),
+            (
+                json!({"url": "http://127.0.0.1:9/x", "event_types": ["user.exploded"]}),
+                "event_types[0]",
+            ),
+            (
+                json!({"url": "http://127.0.0.1:9/x", "event_types": []}),
+                "event_types",
+            ),
+            (
+                json!({"url": "http://127.0.0.1:9/x", "event_types": ["*", "user.created"]}),
+                "event_types",
+            ),
+            (
+                json!({"url": "http://127.0.0.1:9/x", "description": "x".repeat(1001)}),
+                "description",
+            ),
+            (
+                json!({"url": "http://127.0.0.1:9/x", "secret": "mine"}),
+                "secret",
+            ),
             (json!({"event_types": ["*"]}), "url"),
         ] {
             let r = create(&app, &org, &app.owner, body.clone()).await;
             assert_problem(&r, 400, Some(field));
         }
-        let r = app.post(&format!("/v1/organizations/{org}/webhooks"), &app.owner, json!({"url": "http://127.0.0.1:9/x"})).await;
+        let r = app
+            .post(
+                &format!("/v1/organizations/{org}/webhooks"),
+                &app.owner,
+                json!({"url": "http://127.0.0.1:9/x"}),
+            )
+            .await;
         let id = r.str("id");
-        for (body, field) in [(json!({"after": -1}), "after"), (json!({"after": 1_000_000_000}), "after"), (json!({}), "after")] {
-            let r = app.post(&format!("/v1/webhooks/{id}/replay"), &app.owner, body).await;
+        for (body, field) in [
+            (json!({"after": -1}), "after"),
+            (json!({"after": 1_000_000_000}), "after"),
+            (json!({}), "after"),
+        ] {
+            let r = app
+                .post(&format!("/v1/webhooks/{id}/replay"), &app.owner, body)
+                .await;
             assert_problem(&r, 400, Some(field));
         }
-        let r = app.patch(&format!("/v1/webhooks/{id}"), &app.owner, json!({"url": null})).await;
+        let r = app
+            .patch(
+                &format!("/v1/webhooks/{id}"),
+                &app.owner,
+                json!({"url": null}),
+            )
+            .await;
         assert_problem(&r, 400, Some("url"));
-        let r = app.get(&format!("/v1/webhooks/{id}/deliveries?cursor=zz"), &app.owner).await;
+        let r = app
+            .get(
+                &format!("/v1/webhooks/{id}/deliveries?cursor=zz"),
+                &app.owner,
+            )
+            .await;
         assert_problem(&r, 400, Some("cursor"));
         let r = app.get("/v1/webhooks/not-an-id", &app.owner).await;
         assert_eq!(r.status.as_u16(), 400, "{}", r.body);
@@ -211,10 +286,22 @@ async fn private_addresses_are_refused_without_the_flag() {
         }
         assert_eq!(fingerprint(&app, None).await, before);
         // A public address is accepted (nothing is sent at registration).
-        let r = create(&app, &org, &app.owner, json!({ "url": "https://1.1.1.1/hook" })).await;
+        let r = create(
+            &app,
+            &org,
+            &app.owner,
+            json!({ "url": "https://1.1.1.1/hook" }),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = r.str("id");
-        let r = app.patch(&format!("/v1/webhooks/{id}"), &app.owner, json!({"url": "http://127.0.0.2/x"})).await;
+        let r = app
+            .patch(
+                &format!("/v1/webhooks/{id}"),
+                &app.owner,
+                json!({"url": "http://127.0.0.2/x"}),
+            )
+            .await;
         assert_problem(&r, 400, Some("url"));
     })
     .await;
@@ -225,12 +312,26 @@ async fn an_organization_has_at_most_fifty_and_takes_them_when_it_goes() {
     each_backend_with(open(), |app| async move {
         let org = app.org("Hooked").await;
         for i in 0..roster_domain::ops::MAX_WEBHOOKS_PER_ORGANIZATION {
-            let r = create(&app, &org, &app.owner, json!({"url": format!("http://127.0.0.1:9/{i}")})).await;
+            let r = create(
+                &app,
+                &org,
+                &app.owner,
+                json!({"url": format!("http://127.0.0.1:9/{i}")}),
+            )
+            .await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         }
-        let r = create(&app, &org, &app.owner, json!({"url": "http://127.0.0.1:9/x"})).await;
+        let r = create(
+            &app,
+            &org,
+            &app.owner,
+            json!({"url": "http://127.0.0.1:9/x"}),
+        )
+        .await;
         assert_problem(&r, 409, None);
-        let r = app.delete(&format!("/v1/organizations/{org}"), &app.owner).await;
+        let r = app
+            .delete(&format!("/v1/organizations/{org}"), &app.owner)
+            .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
         assert_eq!(app.state.engine.snapshot().webhooks().count(), 0);
         // And the database agrees: a restart loads none.

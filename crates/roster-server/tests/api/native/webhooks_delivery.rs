@@ -72,8 +72,14 @@ async fn every_event_arrives_signed_and_in_order_after_an_outage() {
         let made = users(&app, 15, "outage").await;
         eventually("failed attempts", || async { rx.refused() >= 3 }).await;
         // The log shows the failures and when they are retried.
-        let log = app.get(&format!("/v1/webhooks/{id}/deliveries"), &app.owner).await;
-        let failed = log.body["items"].as_array().unwrap().iter().find(|d| d["status"] == json!(503));
+        let log = app
+            .get(&format!("/v1/webhooks/{id}/deliveries"), &app.owner)
+            .await;
+        let failed = log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["status"] == json!(503));
         if let Some(d) = failed {
             assert!(d["next_retry_at"].is_string(), "{d}");
             assert!(d["error"].is_string(), "{d}");
@@ -85,25 +91,43 @@ async fn every_event_arrives_signed_and_in_order_after_an_outage() {
         let (ids, seqs) = created(&got);
         assert_eq!(ids, made, "delivered out of order");
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
-        assert!(rx.unverified().is_empty(), "unverified: {:?}", rx.unverified());
+        assert!(
+            rx.unverified().is_empty(),
+            "unverified: {:?}",
+            rx.unverified()
+        );
         for g in &got {
-            assert_eq!(g.body["id"].as_str(), Some(g.id.as_str()), "webhook-id is the event id");
+            assert_eq!(
+                g.body["id"].as_str(),
+                Some(g.id.as_str()),
+                "webhook-id is the event id"
+            );
             assert_eq!(g.body["organization_id"].as_str(), Some(app.org.as_str()));
             assert_eq!(g.signatures, 1);
         }
         // The log, newest first, shows successes after the failures.
         eventually("the log", || async {
-            let r = app.get(&format!("/v1/webhooks/{id}/deliveries?limit=1000"), &app.owner).await;
+            let r = app
+                .get(
+                    &format!("/v1/webhooks/{id}/deliveries?limit=1000"),
+                    &app.owner,
+                )
+                .await;
             let items = r.body["items"].as_array().cloned().unwrap_or_default();
             items.iter().filter(|d| d["status"] == json!(204)).count() >= made.len()
                 && items.iter().any(|d| d["status"] == json!(503))
         })
         .await;
-        let page = app.get(&format!("/v1/webhooks/{id}/deliveries?limit=2"), &app.owner).await;
+        let page = app
+            .get(&format!("/v1/webhooks/{id}/deliveries?limit=2"), &app.owner)
+            .await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let next = page.str("next_cursor");
         let more = app
-            .get(&format!("/v1/webhooks/{id}/deliveries?limit=2&cursor={next}"), &app.owner)
+            .get(
+                &format!("/v1/webhooks/{id}/deliveries?limit=2&cursor={next}"),
+                &app.owner,
+            )
             .await;
         let (a, b) = (&page.body["items"][1]["id"], &more.body["items"][0]["id"]);
         assert!(a.as_i64() > b.as_i64(), "{a} {b}");
@@ -120,20 +144,31 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_replay_sends_again() {
         rx.trust(&first);
         let worker = roster_server::webhooks::spawn(&app.state);
         let made = users(&app, 3, "before").await;
-        rx.wait_for("three users", |g| created(g).0.len() >= 3).await;
+        rx.wait_for("three users", |g| created(g).0.len() >= 3)
+            .await;
         let r = app
-            .call(Method::POST, &format!("/v1/webhooks/{id}/rotate-secret"), Some(&app.owner), None)
+            .call(
+                Method::POST,
+                &format!("/v1/webhooks/{id}/rotate-secret"),
+                Some(&app.owner),
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let second = r.str("secret");
         rx.trust(&second);
         let later = users(&app, 1, "after").await;
         let got = rx
-            .wait_for("the user after rotation", |g| created(g).0.contains(&later[0]))
+            .wait_for("the user after rotation", |g| {
+                created(g).0.contains(&later[0])
+            })
             .await;
         let after = got
             .iter()
-            .find(|g| g.body["type"] == "user.created" && g.body["data"]["object"]["id"] == json!(later[0]))
+            .find(|g| {
+                g.body["type"] == "user.created"
+                    && g.body["data"]["object"]["id"] == json!(later[0])
+            })
             .unwrap();
         assert_eq!(after.signatures, 2, "old and new secret both sign");
         assert_eq!(after.verified_by, vec![0, 1], "each secret verifies");
@@ -149,17 +184,25 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_replay_sends_again() {
             .unwrap();
         let before = rx.got().len();
         let r = app
-            .post(&format!("/v1/webhooks/{id}/replay"), &app.owner, json!({ "after": first_seq - 1 }))
+            .post(
+                &format!("/v1/webhooks/{id}/replay"),
+                &app.owner,
+                json!({ "after": first_seq - 1 }),
+            )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
         let got = rx
             .wait_for("the replay", |g| {
-                g[before.min(g.len())..]
-                    .iter()
-                    .any(|x| x.body["data"]["object"]["id"] == json!(later[0]) && x.body["type"] == "user.created")
+                g[before.min(g.len())..].iter().any(|x| {
+                    x.body["data"]["object"]["id"] == json!(later[0])
+                        && x.body["type"] == "user.created"
+                })
             })
             .await;
-        let again: Vec<i64> = got[before..].iter().map(|g| g.body["seq"].as_i64().unwrap()).collect();
+        let again: Vec<i64> = got[before..]
+            .iter()
+            .map(|g| g.body["seq"].as_i64().unwrap())
+            .collect();
         assert_eq!(again.first(), Some(&first_seq), "{again:?}");
         assert!(again.windows(2).all(|w| w[0] < w[1]), "{again:?}");
         worker.abort();
@@ -186,7 +229,10 @@ async fn an_endpoint_failing_past_the_horizon_gets_its_subscription_disabled() {
         let r = app.get(&format!("/v1/webhooks/{id}"), &app.owner).await;
         assert_eq!(r.body["disabled_reason"], json!("failing"), "{}", r.body);
         let audit = app
-            .get(&format!("/v1/audit-events?target_id={id}&action=webhook.disable"), &app.owner)
+            .get(
+                &format!("/v1/audit-events?target_id={id}&action=webhook.disable"),
+                &app.owner,
+            )
             .await;
         let items = audit.body["items"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{}", audit.body);
@@ -204,10 +250,18 @@ async fn an_endpoint_failing_past_the_horizon_gets_its_subscription_disabled() {
             .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].data["reason"], json!("failing"));
-        assert!(!serde_json::to_string(&events[0]).unwrap().contains("whsec_"));
+        assert!(!serde_json::to_string(&events[0])
+            .unwrap()
+            .contains("whsec_"));
         // Enabled again with the endpoint up: the event that failed comes first.
         rx.set_down(false);
-        let r = app.patch(&format!("/v1/webhooks/{id}"), &app.owner, json!({"enabled": true})).await;
+        let r = app
+            .patch(
+                &format!("/v1/webhooks/{id}"),
+                &app.owner,
+                json!({"enabled": true}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["disabled_reason"], Value::Null);
         rx.wait_for("both users", |g| created(g).0.len() >= 2).await;
@@ -252,7 +306,9 @@ async fn two_replicas_on_postgres_deliver_each_event_once() {
         more.push(r.str("id"));
     }
     let all = made.len() + more.len();
-    let got = rx.wait_for("every user", |g| created(g).0.len() >= all).await;
+    let got = rx
+        .wait_for("every user", |g| created(g).0.len() >= all)
+        .await;
     let ids: Vec<&str> = got.iter().map(|g| g.id.as_str()).collect();
     let distinct: HashSet<&str> = ids.iter().copied().collect();
     assert_eq!(ids.len(), distinct.len(), "an event was delivered twice");
