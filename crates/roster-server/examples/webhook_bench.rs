@@ -77,11 +77,12 @@ async fn deliver(n: usize) {
         .unwrap();
     let router = roster_server::router(state.clone());
     let (hook, count) = receiver("127.0.0.1:0").await;
-    let call = |method: &str, path: String, body: serde_json::Value| {
+    let key = b.api_key.clone();
+    let call = move |method: &str, path: String, body: serde_json::Value| {
         let req = axum::http::Request::builder()
             .method(method)
             .uri(path)
-            .header("authorization", format!("Bearer {}", b.api_key))
+            .header("authorization", format!("Bearer {key}"))
             .header("content-type", "application/json")
             .body(axum::body::Body::from(body.to_string()))
             .unwrap();

@@ -1855,7 +1855,7 @@ async fn webhooks_and_their_delivery_state() {
         };
         store
             .record_webhook_progress(
-                &[progress.clone()],
+                std::slice::from_ref(&progress),
                 &[delivery(3, None), delivery(3, Some(200))],
             )
             .await
