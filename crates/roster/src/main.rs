@@ -1,9 +1,11 @@
 //! `roster`: one binary. `serve` runs the HTTP API, `init` bootstraps a
 //! database without serving, `migrate` applies the schema, `keys` manages
 //! the token signing keys, `generate` loads a synthetic data set for
-//! benchmarks.
+//! benchmarks, `export` / `import` move a database's content as JSON Lines,
+//! `backup` copies a running SQLite database.
 
 mod generate;
+mod transfer;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -90,6 +92,39 @@ enum Command {
     Migrate {
         #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
+    },
+    /// Write the whole database, read at one revision, as JSON Lines (see
+    /// docs/operations.md, "Export and import"). Safe while servers run.
+    Export {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Write to this file (replaced only once the export is complete)
+        /// instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// Include the audit trail and the event feed.
+        #[arg(long)]
+        with_audit: bool,
+    },
+    /// Load an export into an empty database (migrated first), in one
+    /// transaction: a file that is not a complete, valid export is refused
+    /// with the line at fault and nothing is written.
+    Import {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Read this file instead of standard input.
+        #[arg(long)]
+        input: Option<std::path::PathBuf>,
+    },
+    /// Copy a SQLite database, while servers use it, into a new file that
+    /// `roster serve` can start on (PostgreSQL: use `pg_dump`, see
+    /// docs/operations.md, "Backup").
+    Backup {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// The new file.
+        #[arg(long)]
+        to: std::path::PathBuf,
     },
     /// Load a synthetic data set (organizations, accounts, users, grants) for
     /// benchmarks. Run it while no server writes to the database.
@@ -264,7 +299,7 @@ fn init_tracing() {
     }
 }
 
-async fn open(database: &str) -> anyhow::Result<Arc<dyn roster_store::Store>> {
+pub(crate) async fn open(database: &str) -> anyhow::Result<Arc<dyn roster_store::Store>> {
     let store = roster_store::open(database)
         .await
         .with_context(|| format!("opening {database}"))?;
@@ -346,6 +381,15 @@ async fn main() -> anyhow::Result<()> {
             let summary = generate::run(&*store, &spec).await?;
             println!("{summary}");
         }
+        Command::Export {
+            database,
+            output,
+            with_audit,
+        } => transfer::export(&database, output.as_deref(), with_audit).await?,
+        Command::Import { database, input } => {
+            transfer::import(&database, input.as_deref()).await?;
+        }
+        Command::Backup { database, to } => transfer::backup(&database, &to).await?,
         Command::Keys { command } => keys(command).await?,
         Command::Serve {
             database,
@@ -416,7 +460,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// A database URL without its password, for logs.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
             Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),

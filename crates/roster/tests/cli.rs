@@ -5,6 +5,8 @@
 //! expired grant is ignored across `kill -9` and restarts with
 //! `--no-expiry-sweep`, then removed by the sweeper of a server without it.
 //!
+//! Export, import and backup are in `cli/transfer.rs`.
+//!
 //! The server is driven through a real socket with a tiny HTTP/1.1 client
 //! over `std::net::TcpStream` (no HTTP client dependency).
 #![allow(
@@ -13,6 +15,9 @@
     clippy::panic,
     reason = "test code: a failed unwrap is a failed test"
 )]
+
+#[path = "cli/transfer.rs"]
+mod transfer;
 
 use roster_store::testing::{test_databases, TestDatabase};
 use serde_json::{json, Value};
