@@ -35,6 +35,10 @@ use std::sync::Arc;
 /// per revision; applying them in order reproduces the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "changes live only while a write is planned and committed; boxing users would cost an allocation each"
+)]
 pub enum Change {
     /// Create or replace an organization.
     PutOrganization(Organization),
