@@ -20,7 +20,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Instant;
 
@@ -73,6 +73,12 @@ pub struct ReasonLabels {
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Registers `metric` (a handle sharing its value) and returns it.
+fn add<M: Metric + Clone>(r: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    r.register(name, help, metric.clone());
+    metric
+}
 
 fn latency_histogram() -> Histogram {
     // 50 µs .. ~26 s.
@@ -133,134 +139,123 @@ impl Metrics {
     /// Every metric, registered, at zero.
     pub fn new() -> Self {
         let mut r = Registry::with_prefix("roster");
-        let requests = Family::<RequestLabels, Counter>::default();
-        r.register(
-            "http_requests",
-            "HTTP requests answered, by surface, route template, method and status",
-            requests.clone(),
-        );
-        let request_seconds: HistogramFamily<RouteLabels> =
-            Family::new_with_constructor(latency_histogram);
-        r.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request, by surface, route template and method",
-            request_seconds.clone(),
-        );
-        let decisions = Family::<DecisionLabels, Counter>::default();
-        r.register(
-            "decisions",
-            "Authorization decisions taken, by kind (check, batch) and decision",
-            decisions.clone(),
-        );
-        let lookups = Family::<KindLabels, Counter>::default();
-        r.register(
-            "lookups",
-            "Lookups answered, by kind (accounts, users, effective_permissions)",
-            lookups.clone(),
-        );
-        let writer_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
-        r.register(
-            "writer_batch_size",
-            "Write jobs committed in one transaction",
-            writer_batch_size.clone(),
-        );
-        let commit_seconds = latency_histogram();
-        r.register(
-            "writer_commit_duration_seconds",
-            "Time to commit one batch of writes",
-            commit_seconds.clone(),
-        );
-        let writer_conflicts = Counter::default();
-        r.register(
-            "writer_conflicts",
-            "Batches refused because another replica committed first",
-            writer_conflicts.clone(),
-        );
-        let writer_retries = Counter::default();
-        r.register(
-            "writer_retries",
-            "Batches planned again after a conflict, or split after a failed commit",
-            writer_retries.clone(),
-        );
-        let writer_failures = Counter::default();
-        r.register(
-            "writer_failed_commits",
-            "Commits that failed (their jobs were answered with an error)",
-            writer_failures.clone(),
-        );
-        let auth_failures = Family::<ReasonLabels, Counter>::default();
-        r.register(
-            "auth_failures",
-            "Failed authentications, by reason",
-            auth_failures.clone(),
-        );
-        let throttled = Counter::default();
-        r.register(
-            "auth_throttled",
-            "Requests refused (429) because their key id or client address failed too often",
-            throttled.clone(),
-        );
-        let connections = Gauge::default();
-        r.register(
-            "open_connections",
-            "Client connections open",
-            connections.clone(),
-        );
-        let writer_queue = Gauge::default();
-        r.register(
-            "writer_queue_depth",
-            "Write jobs waiting for the writer",
-            writer_queue.clone(),
-        );
-        let model_revision = Gauge::default();
-        r.register(
-            "model_revision",
-            "The revision of the model this process answers from",
-            model_revision.clone(),
-        );
-        let database_revision = Gauge::default();
-        r.register(
-            "database_revision",
-            "The revision committed in the database",
-            database_revision.clone(),
-        );
-        let lag = Gauge::default();
-        r.register(
-            "replica_lag_revisions",
-            "Revisions this process's model is behind the database",
-            lag.clone(),
-        );
-        let users = Gauge::default();
-        r.register("model_users", "Users in the model", users.clone());
-        let grants = Gauge::default();
-        r.register("model_grants", "Grants in the model", grants.clone());
-        let rss = Gauge::<f64, AtomicU64>::default();
-        r.register(
-            "process_resident_memory_bytes",
-            "Resident memory of the process",
-            rss.clone(),
-        );
+        let latency: fn() -> Histogram = latency_histogram;
         Self {
+            requests: add(
+                &mut r,
+                "http_requests",
+                "HTTP requests answered, by surface, route template, method and status",
+                Family::default(),
+            ),
+            request_seconds: add(
+                &mut r,
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by surface, route template and method",
+                Family::new_with_constructor(latency),
+            ),
+            decisions: add(
+                &mut r,
+                "decisions",
+                "Authorization decisions taken, by kind (check, batch) and decision",
+                Family::default(),
+            ),
+            lookups: add(
+                &mut r,
+                "lookups",
+                "Lookups answered, by kind (accounts, users, effective_permissions)",
+                Family::default(),
+            ),
+            writer_batch_size: add(
+                &mut r,
+                "writer_batch_size",
+                "Write jobs committed in one transaction",
+                Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            ),
+            commit_seconds: add(
+                &mut r,
+                "writer_commit_duration_seconds",
+                "Time to commit one batch of writes",
+                latency_histogram(),
+            ),
+            writer_conflicts: add(
+                &mut r,
+                "writer_conflicts",
+                "Batches refused because another replica committed first",
+                Counter::default(),
+            ),
+            writer_retries: add(
+                &mut r,
+                "writer_retries",
+                "Batches planned again after a conflict, or split after a failed commit",
+                Counter::default(),
+            ),
+            writer_failures: add(
+                &mut r,
+                "writer_failed_commits",
+                "Commits that failed (their jobs were answered with an error)",
+                Counter::default(),
+            ),
+            auth_failures: add(
+                &mut r,
+                "auth_failures",
+                "Failed authentications, by reason",
+                Family::default(),
+            ),
+            throttled: add(
+                &mut r,
+                "auth_throttled",
+                "Requests refused (429) because their key id or client address failed too often",
+                Counter::default(),
+            ),
+            connections: add(
+                &mut r,
+                "open_connections",
+                "Client connections open",
+                Gauge::default(),
+            ),
+            writer_queue: add(
+                &mut r,
+                "writer_queue_depth",
+                "Write jobs waiting for the writer",
+                Gauge::default(),
+            ),
+            model_revision: add(
+                &mut r,
+                "model_revision",
+                "The revision of the model this process answers from",
+                Gauge::default(),
+            ),
+            database_revision: add(
+                &mut r,
+                "database_revision",
+                "The revision committed in the database",
+                Gauge::default(),
+            ),
+            lag: add(
+                &mut r,
+                "replica_lag_revisions",
+                "Revisions this process's model is behind the database",
+                Gauge::default(),
+            ),
+            users: add(
+                &mut r,
+                "model_users",
+                "Users in the model",
+                Gauge::default(),
+            ),
+            grants: add(
+                &mut r,
+                "model_grants",
+                "Grants in the model",
+                Gauge::default(),
+            ),
+            rss: add(
+                &mut r,
+                "process_resident_memory_bytes",
+                "Resident memory of the process",
+                Gauge::default(),
+            ),
             registry: r,
-            requests,
-            request_seconds,
-            decisions,
-            lookups,
-            writer_batch_size,
-            commit_seconds,
-            writer_conflicts,
-            writer_retries,
-            writer_failures,
-            auth_failures,
-            throttled,
-            connections,
-            writer_queue,
-            model_revision,
-            database_revision,
-            lag,
-            users,
-            grants,
-            rss,
         }
     }
 
