@@ -50,6 +50,9 @@ pub struct Config {
     /// At most one JWKS fetch per identity provider per this interval
     /// (a token naming an unknown key, an expired cache, a failed fetch).
     pub jwks_refresh_interval: Duration,
+    /// How long the event feed keeps events (`--event-retention`; see
+    /// [`crate::retention`]).
+    pub event_retention: Duration,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
                 crate::auth::throttle::ADDRESS_LIMIT,
             ),
             jwks_refresh_interval: Duration::from_secs(30),
+            event_retention: crate::retention::DEFAULT_EVENT_RETENTION,
         }
     }
 }

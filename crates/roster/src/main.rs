@@ -65,6 +65,13 @@ enum Command {
         /// should write on its own.
         #[arg(long, env = "ROSTER_NO_EXPIRY_SWEEP")]
         no_expiry_sweep: bool,
+        /// How long the event feed (`GET /v1/events`, the stream, webhook
+        /// replays) keeps events: a whole number and `d`, `h`, `m` or `s`,
+        /// e.g. `30d` or `12h`. Older events are trimmed in the background;
+        /// the audit trail keeps everything.
+        #[arg(long, env = "ROSTER_EVENT_RETENTION", default_value = "30d",
+              value_parser = roster_server::retention::parse_duration)]
+        event_retention: std::time::Duration,
     },
     /// Manage the keys Roster signs its tokens with. A running server (and
     /// every replica) learns of a change through the database.
@@ -357,12 +364,14 @@ async fn main() -> anyhow::Result<()> {
             auth_failures_per_key,
             auth_failures_per_address,
             no_expiry_sweep,
+            event_retention,
         } => {
             let config = Config {
                 issuer: issuer(public_url.as_deref(), &listen)?,
                 token_lifetime: std::time::Duration::from_secs(token_lifetime),
                 allow_private_targets,
                 auth_failure_limits: (auth_failures_per_key, auth_failures_per_address),
+                event_retention,
                 ..Config::default()
             };
             let store = open(&database).await?;
@@ -405,6 +414,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 roster_server::expiry::spawn(&state);
             }
+            roster_server::retention::Retention::new(&state).spawn();
             let listener = TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
