@@ -711,6 +711,10 @@ async fn another_tenants_events_are_never_visible() {
     each_backend(|app| async move {
         let a = app.actors().await;
         app.user(&a.org_a, "more@a.example").await;
+        // A Roster-wide event (no organization): a signing key.
+        roster_server::keys::ensure(&app.state, roster_domain::SigningAlgorithm::EdDSA)
+            .await
+            .unwrap();
         let (other, other_token) = &a.other_tenant;
         app.grant(other, "viewer", org_scope(&a.org_b)).await; // an event of B
         let seen = events_after(&app, other_token, 0).await;
@@ -726,7 +730,9 @@ async fn another_tenants_events_are_never_visible() {
         // The owner (global) sees everything, Roster-wide events included.
         let all = events_after(&app, &app.owner, 0).await;
         assert_eq!(all.len() as i64, last_seq(&app).await);
-        assert!(all.iter().any(|e| e["organization_id"].is_null()));
+        assert!(all
+            .iter()
+            .any(|e| e["type"] == "signing_key.created" && e["organization_id"].is_null()));
 
         // Refusals exactly as the audit list's.
         let cases = [
@@ -998,6 +1004,55 @@ async fn a_role_held_by_more_than_1000_users_yields_one_bulk_event() {
             bulk["data"]["lost"],
             json!([{"permission": perm("users:read").await}])
         );
+    })
+    .await;
+}
+
+// ----- retention ----------------------------------------------------------------
+
+/// The retention task trims events older than the retention and nothing
+/// else; a registered trim (`Retention::also`) gets its own cut-off; the
+/// feed numbers on after a trim; the audit trail is not trimmed.
+#[tokio::test]
+async fn retention_trims_old_events_only() {
+    use roster_server::retention::Retention;
+    use std::sync::{Arc, Mutex};
+    each_backend(|app| async move {
+        let a = app.actors().await;
+        let last = last_seq(&app).await;
+        let audit = app.audit_count().await;
+        let seen: Arc<Mutex<Vec<OffsetDateTime>>> = Arc::default();
+        let hook = {
+            let seen = seen.clone();
+            Arc::new(move |before: OffsetDateTime| {
+                seen.lock().unwrap().push(before);
+                Box::pin(async { Ok(()) }) as futures::future::BoxFuture<'static, _>
+            })
+        };
+        let retention =
+            Retention::new(&app.state).also("deliveries", Duration::from_secs(3600), hook);
+        // Now: everything is younger than 30 days.
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(retention.run_once(now).await, 0);
+        assert_eq!(events_after(&app, &app.owner, 0).await.len() as i64, last);
+        assert_eq!(
+            seen.lock().unwrap().as_slice(),
+            &[now - Duration::from_secs(3600)]
+        );
+        // 31 days on: everything is older.
+        let later = now + Duration::from_secs(31 * 86400);
+        assert_eq!(retention.run_once(later).await, 0);
+        assert!(events_after(&app, &app.owner, 0).await.is_empty());
+        assert_eq!(
+            app.audit_count().await,
+            audit,
+            "the audit trail keeps everything"
+        );
+        // The feed numbers on.
+        app.user(&a.org_a, "after-trim@a.example").await;
+        let events = events_after(&app, &app.owner, 0).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["seq"], json!(last + 1));
     })
     .await;
 }
