@@ -466,7 +466,12 @@ fn serve_rejects_a_bad_event_retention() {
     let db = sqlite_url(dir.path(), "never.db");
     for bad in ["0d", "30", "soon", "-1h", "12y"] {
         let out = roster()
-            .args(["serve", "--database", &db, "--event-retention", bad])
+            .args([
+                "serve",
+                "--database",
+                &db,
+                &format!("--event-retention={bad}"),
+            ])
             .output()
             .expect("run roster serve");
         let stderr = String::from_utf8_lossy(&out.stderr);
