@@ -70,7 +70,7 @@ impl Draining {
 
 /// The connection-level bounds [`serve_with`] applies; the defaults are the
 /// `const`s of this module.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
@@ -78,6 +78,9 @@ pub struct ServeOptions {
     pub send_timeout: Duration,
     /// See [`SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
+    /// Counts the open connections (the server's
+    /// [`crate::metrics::Metrics::connections`]).
+    pub connections: Option<prometheus_client::metrics::gauge::Gauge>,
 }
 
 impl Default for ServeOptions {
@@ -86,6 +89,7 @@ impl Default for ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
             send_timeout: SEND_TIMEOUT,
             shutdown_grace: SHUTDOWN_GRACE,
+            connections: None,
         }
     }
 }
@@ -140,7 +144,12 @@ pub async fn serve_with(
                     });
                     let conn = http.serve_connection(io, TowerToHyperService::new(app));
                     let conn = graceful.watch(conn);
+                    let open = options
+                        .connections
+                        .as_ref()
+                        .map(crate::metrics::ConnectionGuard::open);
                     connections.spawn(async move {
+                        let _open = open;
                         // Timeouts and resets end connections with an error:
                         // routine, not worth more than a debug line.
                         if let Err(e) = conn.await {

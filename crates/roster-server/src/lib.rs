@@ -17,6 +17,7 @@ pub mod error;
 pub mod expiry;
 pub mod idp;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod request;
@@ -57,15 +58,34 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(dialects::router())
         .route("/openapi.json", get(openapi::serve))
+        .merge(if state.config.metrics_on_public_port {
+            Router::new().route("/metrics", get(metrics::render))
+        } else {
+            Router::new()
+        })
         .fallback(surface::no_route::<Native>)
         .method_not_allowed_fallback(|| async { surface::method_not_allowed::<Native>(None) })
         .layer(axum::extract::DefaultBodyLimit::max(
             surface::body::BODY_LIMIT,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_timeout))
         .layer(axum::middleware::from_fn(request::context))
         .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The metrics listener's application (`--metrics-listen`): `GET /metrics`
+/// alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .fallback(surface::no_route::<Native>)
+        .layer(axum::middleware::from_fn(request_timeout))
         .with_state(state)
 }
 

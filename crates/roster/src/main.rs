@@ -72,6 +72,10 @@ enum Command {
         #[arg(long, env = "ROSTER_EVENT_RETENTION", default_value = "30d",
               value_parser = roster_server::retention::parse_duration)]
         event_retention: std::time::Duration,
+        /// Serve `GET /metrics` (Prometheus) on this address instead of on
+        /// the API's own port, e.g. `127.0.0.1:9090`.
+        #[arg(long, env = "ROSTER_METRICS_LISTEN")]
+        metrics_listen: Option<String>,
     },
     /// Manage the keys Roster signs its tokens with. A running server (and
     /// every replica) learns of a change through the database.
@@ -365,8 +369,10 @@ async fn main() -> anyhow::Result<()> {
             auth_failures_per_address,
             no_expiry_sweep,
             event_retention,
+            metrics_listen,
         } => {
             let config = Config {
+                metrics_on_public_port: metrics_listen.is_none(),
                 issuer: issuer(public_url.as_deref(), &listen)?,
                 token_lifetime: std::time::Duration::from_secs(token_lifetime),
                 allow_private_targets,
@@ -419,7 +425,29 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(listen = %listener.local_addr()?, database = %redact(&database), revision = state.engine.revision(), "roster serving");
-            roster_server::serve(listener, roster_server::router(state), shutdown_signal()).await?;
+            if let Some(addr) = &metrics_listen {
+                let metrics = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {addr}"))?;
+                tracing::info!(listen = %metrics.local_addr()?, "metrics serving");
+                let app = roster_server::metrics_router(state.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = roster_server::serve(metrics, app, shutdown_signal()).await {
+                        tracing::error!(error = %e, "the metrics listener failed");
+                    }
+                });
+            }
+            let options = roster_server::ServeOptions {
+                connections: Some(state.metrics.connections.clone()),
+                ..roster_server::ServeOptions::default()
+            };
+            roster_server::serve_with(
+                listener,
+                roster_server::router(state),
+                shutdown_signal(),
+                options,
+            )
+            .await?;
         }
     }
     Ok(())

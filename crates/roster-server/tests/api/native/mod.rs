@@ -12,6 +12,7 @@ mod expiry;
 mod expiry_groups;
 mod groups;
 mod matrix;
+mod metrics;
 mod replicas;
 mod rules;
 mod slow_clients;
