@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod check;
+pub mod events;
 pub mod grants;
 pub mod groups;
 pub mod identity_providers;
@@ -96,6 +97,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             identity_providers::delete
         ))
         .routes(routes!(audit::list))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
         .routes(routes!(oauth::issue))
         .routes(routes!(well_known::jwks))
         .routes(routes!(well_known::openid_configuration))

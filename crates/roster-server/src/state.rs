@@ -50,6 +50,9 @@ pub struct Config {
     /// At most one JWKS fetch per identity provider per this interval
     /// (a token naming an unknown key, an expired cache, a failed fetch).
     pub jwks_refresh_interval: Duration,
+    /// How long the event feed keeps events (`--event-retention`; see
+    /// [`crate::retention`]).
+    pub event_retention: Duration,
     /// Whether `GET /metrics` is answered on the API's own port (off when
     /// the operator gives metrics a listener of their own,
     /// `--metrics-listen`).
@@ -70,6 +73,7 @@ impl Default for Config {
                 crate::auth::throttle::ADDRESS_LIMIT,
             ),
             jwks_refresh_interval: Duration::from_secs(30),
+            event_retention: crate::retention::DEFAULT_EVENT_RETENTION,
             metrics_on_public_port: true,
         }
     }

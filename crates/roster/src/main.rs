@@ -67,6 +67,13 @@ enum Command {
         /// should write on its own.
         #[arg(long, env = "ROSTER_NO_EXPIRY_SWEEP")]
         no_expiry_sweep: bool,
+        /// How long the event feed (`GET /v1/events`, the stream, webhook
+        /// replays) keeps events: a whole number and `d`, `h`, `m` or `s`,
+        /// e.g. `30d` or `12h`. Older events are trimmed in the background;
+        /// the audit trail keeps everything.
+        #[arg(long, env = "ROSTER_EVENT_RETENTION", default_value = "30d",
+              value_parser = roster_server::retention::parse_duration)]
+        event_retention: std::time::Duration,
         /// Serve `GET /metrics` (Prometheus) on this address instead of on
         /// the API's own port, e.g. `127.0.0.1:9090`.
         #[arg(long, env = "ROSTER_METRICS_LISTEN")]
@@ -405,6 +412,7 @@ async fn main() -> anyhow::Result<()> {
             auth_failures_per_key,
             auth_failures_per_address,
             no_expiry_sweep,
+            event_retention,
             metrics_listen,
         } => {
             let config = Config {
@@ -413,6 +421,7 @@ async fn main() -> anyhow::Result<()> {
                 token_lifetime: std::time::Duration::from_secs(token_lifetime),
                 allow_private_targets,
                 auth_failure_limits: (auth_failures_per_key, auth_failures_per_address),
+                event_retention,
                 ..Config::default()
             };
             let store = open(&database).await?;
@@ -455,6 +464,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 roster_server::expiry::spawn(&state);
             }
+            roster_server::retention::Retention::new(&state).spawn();
             let listener = TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;

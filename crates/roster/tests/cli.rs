@@ -34,6 +34,7 @@ fn roster() -> Command {
     c.env_remove("ROSTER_DATABASE_URL")
         .env_remove("ROSTER_LISTEN")
         .env_remove("ROSTER_LOG_FORMAT")
+        .env_remove("ROSTER_EVENT_RETENTION")
         .env("RUST_LOG", "info");
     c
 }
@@ -460,6 +461,35 @@ fn init_rejects_bad_arguments() {
         !out.status.success(),
         "missing --org and --admin-email must fail"
     );
+}
+
+/// `--event-retention` takes a number and a unit; zero or garbage is a
+/// usage error naming the flag, before anything is opened.
+#[test]
+fn serve_rejects_a_bad_event_retention() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(dir.path(), "never.db");
+    for bad in ["0d", "30", "soon", "-1h", "12y"] {
+        let out = roster()
+            .args([
+                "serve",
+                "--database",
+                &db,
+                &format!("--event-retention={bad}"),
+            ])
+            .output()
+            .expect("run roster serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--event-retention"), "{bad}: {stderr}");
+    }
+    let out = roster()
+        .args(["serve", "--database", &db])
+        .env("ROSTER_EVENT_RETENTION", "nonsense")
+        .output()
+        .expect("run roster serve");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("never.db").exists(), "nothing was opened");
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! The native API (`/v1`) and the server around it: rules, bad input,
 //! concurrency, the actor matrix, decisions, expiring grants and their
-//! sweeper, replicas, slow clients, the tokens Roster issues, and what-if.
+//! sweeper, replicas, slow clients, the tokens Roster issues, what-if, and
+//! the event feed.
 
 mod bad_input;
 mod concurrency;
 mod credentials;
 mod decisions;
+mod events;
 mod expiry;
 mod expiry_groups;
 mod groups;
