@@ -172,11 +172,6 @@ pub(crate) fn derive(
     let mut out: Vec<Event> = audit
         .iter()
         .map(|a| {
-            debug_assert!(
-                TYPES.contains(&event_type(&a.action).as_str()),
-                "`{}` has no event type in event::TYPES",
-                a.action
-            );
             let removed = a.after.is_none();
             let mut data = serde_json::Map::new();
             data.insert(

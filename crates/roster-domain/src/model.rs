@@ -25,7 +25,8 @@ use crate::scope::{On, Scope, Target};
 use flat::FlatMap;
 use imbl::{HashMap, OrdMap, OrdSet};
 use index::{
-    Decider, GroupDecider, Interned, MemberSlot, PermSet, RoleEntry, Slot, SlotTarget, UserState,
+    Decider, GroupDecider, GroupSummaries, GroupSummary, Interned, MemberSlot, PermSet, RoleEntry,
+    Slot, SlotTarget, UserState,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -34,6 +35,10 @@ use std::sync::Arc;
 /// per revision; applying them in order reproduces the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "changes live only while a write is planned and committed; boxing users would cost an allocation each"
+)]
 pub enum Change {
     /// Create or replace an organization.
     PutOrganization(Organization),
@@ -186,6 +191,13 @@ pub struct Model {
     group_by_name: HashMap<(OrganizationId, String), GroupId>,
     /// Per group: its grants, compiled (what checks read).
     group_grants: FlatMap<GroupId, GroupDecider>,
+    /// Per group: its handle in `group_summaries` (given at creation,
+    /// never reused).
+    group_handles: HashMap<GroupId, u32>,
+    /// The next group handle.
+    next_group_handle: u32,
+    /// Per group handle: what its grants may hand out, where.
+    group_summaries: GroupSummaries,
     /// Per group: its members (with expired memberships not yet removed).
     /// The memberships themselves live in their users' deciders.
     group_members: HashMap<GroupId, OrdSet<UserId>>,
@@ -461,6 +473,14 @@ impl Model {
                     .insert((g.organization_id, g.name_key()), g.id);
                 set_insert(&mut self.groups_by_org, g.organization_id, g.id);
                 self.groups.insert(g.id, Arc::new(g.clone()));
+                if !self.group_handles.contains_key(&g.id) {
+                    let h = self.next_group_handle;
+                    self.next_group_handle += 1;
+                    self.group_handles.insert(g.id, h);
+                    let slots = self.group_grants.get(&g.id).map(|d| d.slots().clone());
+                    self.group_summaries
+                        .set(h, GroupSummary::of(slots.as_deref().unwrap_or(&[])));
+                }
             }
             Change::DeleteGroup(id) => {
                 if let Some(old) = self.groups.remove(id) {
@@ -492,10 +512,12 @@ impl Model {
                         id: grant,
                     });
                 }
+                self.group_handles.remove(id);
             }
             Change::PutGroupMember(m) => {
                 self.remove_member(m.key());
-                let slot = MemberSlot::of(m);
+                let handle = self.group_handles.get(&m.group_id).copied();
+                let slot = MemberSlot::of(m, handle.unwrap_or(u32::MAX));
                 if slot.expires != Moment::NEVER {
                     self.expiries
                         .insert((slot.expires, Expiring::Member(m.key())));
@@ -586,7 +608,7 @@ impl Model {
                     .get(&group)
                     .map(|d| insert(d.slots(), slot.clone()))
                     .unwrap_or_else(|| Arc::from(vec![slot]));
-                self.group_grants.insert(group, GroupDecider::new(slots));
+                self.set_group_slots(group, slots);
                 if global {
                     self.global_groups.insert(group);
                 }
@@ -594,6 +616,19 @@ impl Model {
                     set_insert(&mut self.role_groups, h, group);
                 }
             }
+        }
+    }
+
+    /// Replaces a group's compiled grants (none: removes its entry) and
+    /// its summary.
+    fn set_group_slots(&mut self, group: GroupId, slots: Arc<[Slot]>) {
+        if let Some(h) = self.group_handles.get(&group) {
+            self.group_summaries.set(*h, GroupSummary::of(&slots));
+        }
+        if slots.is_empty() {
+            self.group_grants.remove(&group);
+        } else {
+            self.group_grants.insert(group, GroupDecider::new(slots));
         }
     }
 
@@ -750,12 +785,7 @@ impl Model {
             }
             GrantHolder::Group(group) => {
                 let (global, _, custom) = self.marks(&old, None);
-                if rest.is_empty() {
-                    self.group_grants.remove(&group);
-                } else {
-                    self.group_grants
-                        .insert(group, GroupDecider::new(rest.clone()));
-                }
+                self.set_group_slots(group, rest.clone());
                 if global && !still(&|s| s.scope == Scope::Global) {
                     self.global_groups.remove(&group);
                 }
@@ -816,8 +846,8 @@ impl Model {
         // A group's grants are compiled once for all its members: a role
         // change costs O(grants of the groups holding it), not O(members).
         for group in groups {
-            if let Some(d) = self.group_grants.get_mut(&group) {
-                *d = GroupDecider::new(recompiled(d.slots()));
+            if let Some(slots) = self.group_grants.get(&group).map(|d| recompiled(d.slots())) {
+                self.set_group_slots(group, slots);
             }
         }
     }
@@ -1339,6 +1369,7 @@ impl Model {
                 slots: &d.slots,
                 groups: &d.groups,
                 group_grants: &self.group_grants,
+                summaries: &self.group_summaries,
                 interned: &self.interned,
             }),
         }

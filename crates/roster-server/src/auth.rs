@@ -252,9 +252,14 @@ pub(crate) fn locked_out(
     address: Option<IpAddr>,
 ) -> Result<(), ApiError> {
     match state.throttle.locked(key_id, address, Instant::now()) {
-        Some(wait) => Err(ApiError::TooManyRequests {
-            retry_after: wait.as_secs().saturating_add(1),
-        }),
+        Some(wait) => {
+            if state.sandbox().is_none() {
+                state.metrics.throttled.inc();
+            }
+            Err(ApiError::TooManyRequests {
+                retry_after: wait.as_secs().saturating_add(1),
+            })
+        }
         None => Ok(()),
     }
 }
@@ -290,6 +295,15 @@ fn refused(
         client = %address.map(|a| a.to_string()).unwrap_or_default(),
         "authentication failed"
     );
+    if state.sandbox().is_none() {
+        state
+            .metrics
+            .auth_failures
+            .get_or_create(&crate::metrics::ReasonLabels {
+                reason: r.failure.code(),
+            })
+            .inc();
+    }
     state.auth_failed(AuthFailed {
         reason: r.failure.code(),
         key_id: known.or(key_id).map(roster_domain::truncate),

@@ -2,6 +2,8 @@
 //! every way a client can hold a connection bounded in time (SPEC §2.9) —
 //! sending its headers, reading its responses — and a graceful shutdown
 //! that waits a bounded time for requests in flight, then closes the rest.
+//! Long-lived answers (the event stream, a long poll) learn of the shutdown
+//! through [`Draining`] and end at once rather than hold it for its grace.
 //! (How long a request body may take is the body reader's bound, see
 //! [`crate::surface::body::read_body`].)
 
@@ -20,6 +22,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
 use tower::ServiceExt;
@@ -43,9 +46,31 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// file descriptors, say), so the loop does not spin while it lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Whether the server has begun shutting down, in every request's
+/// extensions when it is served by [`serve_with`] (absent when the router
+/// is driven some other way, e.g. `oneshot` in tests). A response that
+/// could last (an event stream, a long poll) ends when it fires, so that a
+/// graceful shutdown finishes the requests in flight instead of waiting out
+/// its grace for them.
+#[derive(Clone, Debug)]
+pub struct Draining(watch::Receiver<bool>);
+
+impl Draining {
+    /// Whether the shutdown has begun (or the server is gone).
+    pub fn started(&self) -> bool {
+        *self.0.borrow() || self.0.has_changed().is_err()
+    }
+
+    /// Resolves once the shutdown has begun (or the server is gone).
+    pub async fn wait(&mut self) {
+        // An error means the sender is gone: the server has stopped.
+        let _ = self.0.wait_for(|draining| *draining).await;
+    }
+}
+
 /// The connection-level bounds [`serve_with`] applies; the defaults are the
 /// `const`s of this module.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
@@ -53,6 +78,9 @@ pub struct ServeOptions {
     pub send_timeout: Duration,
     /// See [`SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
+    /// Counts the open connections (the server's
+    /// [`crate::metrics::Metrics::connections`]).
+    pub connections: Option<prometheus_client::metrics::gauge::Gauge>,
 }
 
 impl Default for ServeOptions {
@@ -61,6 +89,7 @@ impl Default for ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
             send_timeout: SEND_TIMEOUT,
             shutdown_grace: SHUTDOWN_GRACE,
+            connections: None,
         }
     }
 }
@@ -91,6 +120,7 @@ pub async fn serve_with(
         .header_read_timeout(options.header_read_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
+    let (drain, draining) = watch::channel(false);
     // Owns every connection task, so that those left after the grace period
     // are aborted (and their sockets closed) rather than left running.
     let mut connections = JoinSet::new();
@@ -104,14 +134,22 @@ pub async fn serve_with(
                 Ok((stream, peer)) => {
                     let io = SendTimeout::new(TokioIo::new(stream), options.send_timeout);
                     // The client's address, for throttling failed
-                    // authentications per address (axum's `ConnectInfo`).
+                    // authentications per address (axum's `ConnectInfo`),
+                    // and the shutdown signal for long-lived answers.
+                    let draining = Draining(draining.clone());
                     let app = app.clone().map_request(move |mut req: Request<Incoming>| {
                         req.extensions_mut().insert(ConnectInfo(peer));
+                        req.extensions_mut().insert(draining.clone());
                         req
                     });
                     let conn = http.serve_connection(io, TowerToHyperService::new(app));
                     let conn = graceful.watch(conn);
+                    let open = options
+                        .connections
+                        .as_ref()
+                        .map(crate::metrics::ConnectionGuard::open);
                     connections.spawn(async move {
+                        let _open = open;
                         // Timeouts and resets end connections with an error:
                         // routine, not worth more than a debug line.
                         if let Err(e) = conn.await {
@@ -131,6 +169,8 @@ pub async fn serve_with(
         }
     }
     drop(listener);
+    // Event streams and long polls end now; other requests finish.
+    drain.send_replace(true);
     let open = graceful.count();
     tracing::info!(
         connections = open,

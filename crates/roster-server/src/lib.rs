@@ -17,9 +17,11 @@ pub mod error;
 pub mod expiry;
 pub mod idp;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod request;
+pub mod retention;
 pub mod routes;
 pub mod sandbox;
 pub mod state;
@@ -28,7 +30,7 @@ pub mod tokens;
 pub mod webhooks;
 pub mod writer;
 
-pub use conn::{serve, serve_with, ServeOptions};
+pub use conn::{serve, serve_with, Draining, ServeOptions};
 pub use error::ApiError;
 pub use state::{AppState, Config};
 
@@ -57,15 +59,34 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(dialects::router())
         .route("/openapi.json", get(openapi::serve))
+        .merge(if state.config.metrics_on_public_port {
+            Router::new().route("/metrics", get(metrics::render))
+        } else {
+            Router::new()
+        })
         .fallback(surface::no_route::<Native>)
         .method_not_allowed_fallback(|| async { surface::method_not_allowed::<Native>(None) })
         .layer(axum::extract::DefaultBodyLimit::max(
             surface::body::BODY_LIMIT,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_timeout))
         .layer(axum::middleware::from_fn(request::context))
         .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The metrics listener's application (`--metrics-listen`): `GET /metrics`
+/// alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .fallback(surface::no_route::<Native>)
+        .layer(axum::middleware::from_fn(request_timeout))
         .with_state(state)
 }
 
@@ -81,12 +102,25 @@ fn native_routes() -> Router<AppState> {
 /// How long a request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Bounds a request to [`REQUEST_TIMEOUT`]. A request that takes longer is
-/// the server's own failure to finish in time (a slow client is answered
-/// `408` by the body reader first, see [`surface::body::read_body`]): `503` with
-/// `Retry-After` and a problem document like every error.
+/// The path of the long poll, whose answer may legitimately wait up to
+/// [`routes::events::MAX_WAIT`] before the work of a request begins.
+const LONG_POLL: &str = "/v1/events";
+
+/// Bounds a request to [`REQUEST_TIMEOUT`] (plus the longest `wait` for the
+/// long poll, `GET /v1/events`). A request that takes longer is the
+/// server's own failure to finish in time (a slow client is answered `408`
+/// by the body reader first, see [`surface::body::read_body`]): `503` with
+/// `Retry-After` and a problem document like every error. The bound ends
+/// when the response starts: the event stream's body
+/// (`GET /v1/events/stream`) is not cut, and a client that stops reading
+/// it is cut off by the connection's send timeout ([`conn::SEND_TIMEOUT`]).
 async fn request_timeout(req: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+    let bound = if req.uri().path() == LONG_POLL {
+        REQUEST_TIMEOUT + Duration::from_secs(routes::events::MAX_WAIT)
+    } else {
+        REQUEST_TIMEOUT
+    };
+    match tokio::time::timeout(bound, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => timed_out(),
     }

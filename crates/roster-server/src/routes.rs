@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod check;
+pub mod events;
 pub mod grants;
 pub mod groups;
 pub mod identity_providers;
@@ -102,6 +103,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::replay))
         .routes(routes!(audit::list))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
         .routes(routes!(oauth::issue))
         .routes(routes!(well_known::jwks))
         .routes(routes!(well_known::openid_configuration))

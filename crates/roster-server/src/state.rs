@@ -52,6 +52,13 @@ pub struct Config {
     pub jwks_refresh_interval: Duration,
     /// Webhook delivery: retries, give-up horizon, log retention.
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// How long the event feed keeps events (`--event-retention`; see
+    /// [`crate::retention`]).
+    pub event_retention: Duration,
+    /// Whether `GET /metrics` is answered on the API's own port (off when
+    /// the operator gives metrics a listener of their own,
+    /// `--metrics-listen`).
+    pub metrics_on_public_port: bool,
 }
 
 impl Default for Config {
@@ -69,6 +76,8 @@ impl Default for Config {
             ),
             jwks_refresh_interval: Duration::from_secs(30),
             webhooks: crate::webhooks::WebhookConfig::default(),
+            event_retention: crate::retention::DEFAULT_EVENT_RETENTION,
+            metrics_on_public_port: true,
         }
     }
 }
@@ -100,6 +109,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Failed authentications on their way to the audit trail.
     auth_failures: mpsc::Sender<AuditEvent>,
+    /// This server's metrics (shared with its sandboxes, which count nothing).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The sandbox this state plans in, if it is one's (see
     /// [`AppState::sandboxed`]): nothing is committed or stored then.
     sandbox: Option<Arc<Sandbox>>,
@@ -165,7 +176,8 @@ impl AppState {
         let throttle = Arc::new(Throttle::new(per_key_id, per_address));
         let engine = Arc::new(Engine::new(model.clone()));
         let (tx, rx) = watch::channel(model.revision());
-        let writer = Writer::start(store.clone(), engine.clone(), model, tx);
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let writer = Writer::start(store.clone(), engine.clone(), model, tx, metrics.clone());
         Ok(Self {
             store: store.clone(),
             engine,
@@ -178,6 +190,7 @@ impl AppState {
             tokens: Default::default(),
             throttle,
             auth_failures: spawn_auth_failure_writer(store),
+            metrics,
             sandbox: None,
         })
     }

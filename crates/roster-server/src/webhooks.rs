@@ -11,7 +11,8 @@
 //! jitter, for up to [`WebhookConfig::give_up_after`], then disabling the
 //! subscription through the writer: `webhook.disable`, reason `failing`).
 //! Attempts and cursors are written in batches by the [`record`]er; a crash
-//! repeats what was not yet recorded (same `webhook-id`). A slow endpoint
+//! repeats what was not yet recorded (same `webhook-id`). The log is
+//! trimmed with the event feed's retention ([`delivery_log_trim`]). A slow endpoint
 //! holds only its own task: writes, checks and other subscriptions never
 //! wait for it. When the leadership is lost, every task stops; another
 //! process takes over from the recorded cursors within seconds.
@@ -25,16 +26,13 @@ use record::Recorder;
 use roster_domain::WebhookId;
 use roster_store::{Leadership, Singleton, WebhookProgress};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// How often the supervisor looks at leadership, replays and subscriptions.
 pub const TICK: Duration = Duration::from_secs(1);
-
-/// How often the delivery log is trimmed.
-const TRIM_EVERY: Duration = Duration::from_secs(3600);
 
 /// Tunables of delivery (`roster serve --webhook-…`).
 #[derive(Clone, Debug)]
@@ -46,8 +44,6 @@ pub struct WebhookConfig {
     pub backoff_initial: Duration,
     /// The longest delay between two attempts (default 1 h).
     pub backoff_max: Duration,
-    /// How long delivery attempts are kept in the log (default 30 days).
-    pub log_retention: Duration,
     /// Events read from the feed at a time, per subscription.
     pub page: u32,
 }
@@ -58,7 +54,6 @@ impl Default for WebhookConfig {
             give_up_after: Duration::from_secs(24 * 3600),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(3600),
-            log_retention: Duration::from_secs(30 * 24 * 3600),
             page: 200,
         }
     }
@@ -73,7 +68,6 @@ pub fn spawn(state: &AppState) -> JoinHandle<()> {
         recorder,
         leadership: None,
         tasks: HashMap::new(),
-        last_trim: None,
     };
     tokio::spawn(sup.run())
 }
@@ -90,7 +84,6 @@ struct Supervisor {
     recorder: Recorder,
     leadership: Option<Box<dyn Leadership>>,
     tasks: HashMap<WebhookId, Running>,
-    last_trim: Option<tokio::time::Instant>,
 }
 
 impl Supervisor {
@@ -125,7 +118,6 @@ impl Supervisor {
             self.reconcile();
             if tick {
                 self.replays().await;
-                self.trim().await;
             }
         }
     }
@@ -219,19 +211,14 @@ impl Supervisor {
             }
         }
     }
+}
 
-    /// Trims the delivery log to its retention, once an hour.
-    async fn trim(&mut self) {
-        if self.last_trim.is_some_and(|t| t.elapsed() < TRIM_EVERY) {
-            return;
-        }
-        self.last_trim = Some(tokio::time::Instant::now());
-        let Ok(keep) = time::Duration::try_from(self.state.config.webhooks.log_retention) else {
-            return;
-        };
-        let before = OffsetDateTime::now_utc() - keep;
-        if let Err(e) = self.state.store.trim_webhook_deliveries(before).await {
-            tracing::warn!(error = %e, "trimming the webhook delivery log failed");
-        }
-    }
+/// The delivery log's trim, for [`crate::retention::Retention::also`]: the
+/// log is kept as long as the event feed.
+pub fn delivery_log_trim(state: &AppState) -> crate::retention::TrimFn {
+    let store = state.store.clone();
+    Arc::new(move |before| {
+        let store = store.clone();
+        Box::pin(async move { store.trim_webhook_deliveries(before).await })
+    })
 }

@@ -15,6 +15,7 @@
 //! (what-if and `?dry_run=true`, see [`crate::sandbox`]).
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::sandbox::Sandbox;
 use roster_authz::Engine;
 use roster_domain::{Context, DomainError, Draft, Model, Revision};
@@ -39,6 +40,8 @@ enum Job {
     },
 }
 
+/// Most jobs waiting for the writer; more wait to be accepted.
+const QUEUE: usize = 4096;
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 256;
 /// How often a batch is re-planned after other replicas' commits.
@@ -74,9 +77,10 @@ impl Writer {
         engine: Arc<Engine>,
         model: Model,
         revisions: watch::Sender<Revision>,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(run(store, engine, model, revisions, rx));
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(store, engine, model, revisions, rx, metrics));
         Self {
             inner: Inner::Task(tx),
         }
@@ -127,6 +131,14 @@ impl Writer {
         rx.await.ok()
     }
 
+    /// Jobs waiting for the writer task (none for a sandbox).
+    pub fn queued(&self) -> usize {
+        match &self.inner {
+            Inner::Task(tx) => tx.max_capacity() - tx.capacity(),
+            Inner::Sandbox(_) => 0,
+        }
+    }
+
     /// Fire-and-forget [`Writer::sync`].
     pub fn nudge(&self) {
         if let Inner::Task(tx) = &self.inner {
@@ -147,6 +159,7 @@ async fn run(
     mut model: Model,
     revisions: watch::Sender<Revision>,
     mut rx: mpsc::Receiver<Job>,
+    metrics: Arc<Metrics>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::new();
@@ -176,7 +189,7 @@ async fn run(
             }
         }
         if !batch.is_empty() {
-            process(&*store, &engine, &revisions, &mut model, batch).await;
+            process(&*store, &engine, &revisions, &metrics, &mut model, batch).await;
         }
     }
     tracing::info!("writer stopped");
@@ -214,10 +227,14 @@ async fn process(
     store: &dyn Store,
     engine: &Engine,
     revisions: &watch::Sender<Revision>,
+    metrics: &Metrics,
     model: &mut Model,
     mut batch: Vec<WriteJob>,
 ) {
-    for _attempt in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            metrics.writer_retries.inc();
+        }
         let base = model.revision();
         let mut next = model.clone();
         let mut commits = Vec::new();
@@ -245,7 +262,21 @@ async fn process(
         let committed = if commits.is_empty() {
             Ok(())
         } else {
-            store.commit(base, &commits).await.map(|_| ())
+            let started = std::time::Instant::now();
+            let done = store.commit(base, &commits).await.map(|_| ());
+            metrics
+                .commit_seconds
+                .observe(started.elapsed().as_secs_f64());
+            match &done {
+                Ok(()) => metrics.writer_batch_size.observe(commits.len() as f64),
+                Err(StoreError::Stale { .. }) => {
+                    metrics.writer_conflicts.inc();
+                }
+                Err(_) => {
+                    metrics.writer_failures.inc();
+                }
+            }
+            done
         };
         match committed {
             Ok(()) => {
@@ -271,8 +302,9 @@ async fn process(
                     fail_all(batch, e2);
                     return;
                 }
+                metrics.writer_retries.inc();
                 for job in batch {
-                    Box::pin(process(store, engine, revisions, model, vec![job])).await;
+                    Box::pin(process(store, engine, revisions, metrics, model, vec![job])).await;
                 }
                 return;
             }

@@ -24,6 +24,18 @@ pub(crate) trait Backend: Database<Row: crate::table::Cols> + BindAlike {
     /// holding what keeps other writers out until it ends.
     const LOCK_REVISION: &'static str;
 
+    /// The statement that opens a read-only transaction whose reads all
+    /// see one snapshot (an export).
+    const BEGIN_SNAPSHOT: &'static str;
+
+    /// What follows a text column in `ORDER BY` to order it by its bytes,
+    /// as the other backend does (PostgreSQL's default collation does not).
+    const BYTE_ORDER: &'static str;
+
+    /// Run at the end of an import that wrote `audit_events.seq` itself, so
+    /// that the next event appended is numbered after the imported ones.
+    const RESYNC_AUDIT_SEQ: Option<&'static str>;
+
     /// About how many users and accounts there are, `(users, accounts)`, read
     /// first by the model loader to size the model (`Model::reserve`).
     const SIZES: &'static str;

@@ -17,6 +17,7 @@
 mod backend;
 mod commit;
 mod error;
+pub mod export;
 mod lead;
 mod load;
 mod postgres;
@@ -27,6 +28,7 @@ pub mod testing;
 mod value;
 
 pub use error::StoreError;
+pub use export::{Summary as TransferSummary, TransferError};
 pub use lead::{Leadership, Singleton};
 pub use postgres::{PgStore, CHANGES_CHANNEL};
 pub use sqlite::SqliteStore;
@@ -277,11 +279,41 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// the leadership is dropped or its process or connection dies. SQLite:
     /// always the leader (one server per database file).
     async fn try_lead(&self, task: Singleton) -> Result<Option<Box<dyn Leadership>>, StoreError>;
+    /// Writes the whole database, read in one snapshot, to `out` in the
+    /// export format ([`export`]); the audit trail and the event feed only
+    /// `with_audit`. Rows are streamed: memory does not grow with the data.
+    async fn export(
+        &self,
+        out: &mut (dyn std::io::Write + Send),
+        with_audit: bool,
+    ) -> Result<TransferSummary, TransferError>;
+
+    /// Loads a file of the export format into this database, which must be
+    /// empty (no revision, no row), in one transaction: ids, revisions and
+    /// event numbers as in the file, the revision and the last event number
+    /// those of the file. A file that is not a complete, valid export is
+    /// refused with the line at fault, and nothing is written.
+    async fn import(
+        &self,
+        input: Box<dyn std::io::BufRead + Send>,
+    ) -> Result<TransferSummary, TransferError>;
+
     /// Short backend name: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// [`open`] of a database that must exist already: a SQLite file is not
+/// created (an export of a mistyped path fails instead of exporting an
+/// empty new database).
+pub async fn open_existing(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open_existing(url).await?))
+    }
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (file created if missing),

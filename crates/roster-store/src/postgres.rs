@@ -10,7 +10,10 @@ mod lead;
 mod load;
 
 use crate::table::{api_keys, audit_events, changes, events, meta, webhooks};
-use crate::{commit, AuditFilter, Commit, EventFilter, Leadership, Singleton, Store, StoreError};
+use crate::{
+    commit, export, AuditFilter, Commit, EventFilter, Leadership, Singleton, Store, StoreError,
+    TransferError, TransferSummary,
+};
 use async_trait::async_trait;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Event, Model, Revision};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -210,6 +213,21 @@ impl Store for PgStore {
 
     async fn try_lead(&self, task: Singleton) -> Result<Option<Box<dyn Leadership>>, StoreError> {
         lead::try_lead(&self.pool.connect_options(), task).await
+    }
+
+    async fn export(
+        &self,
+        out: &mut (dyn std::io::Write + Send),
+        with_audit: bool,
+    ) -> Result<TransferSummary, TransferError> {
+        export::export(&self.pool, out, with_audit).await
+    }
+
+    async fn import(
+        &self,
+        input: Box<dyn std::io::BufRead + Send>,
+    ) -> Result<TransferSummary, TransferError> {
+        export::import(&self.pool, input).await
     }
 
     fn backend(&self) -> &'static str {

@@ -10,7 +10,10 @@ mod load;
 
 use crate::lead::Sole;
 use crate::table::{api_keys, audit_events, changes, events, meta, webhooks};
-use crate::{commit, AuditFilter, Commit, EventFilter, Leadership, Singleton, Store, StoreError};
+use crate::{
+    commit, export, AuditFilter, Commit, EventFilter, Leadership, Singleton, Store, StoreError,
+    TransferError, TransferSummary,
+};
 use async_trait::async_trait;
 use roster_domain::{ApiKeyId, AuditEvent, Change, Event, Model, Revision};
 use sqlx::sqlite::{
@@ -77,8 +80,17 @@ impl SqliteStore {
     /// with [`StoreError::InvalidUrl`]. Does not migrate: call
     /// [`Store::migrate`].
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, true).await
+    }
+
+    /// [`SqliteStore::open`] of a database file that must exist already.
+    pub async fn open_existing(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, create: bool) -> Result<Self, StoreError> {
         let opts = options(url)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
@@ -104,6 +116,27 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes a copy of the database as of one moment into the new file
+    /// `to` (`VACUUM INTO`), while servers go on reading and writing it:
+    /// the copy is read in one read transaction, which writers do not wait
+    /// for. Refuses a `to` that exists.
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
+            return Err(StoreError::Invalid(format!(
+                "`{}` exists; a backup is only written to a new file",
+                to.display()
+            )));
+        }
+        let target = to.to_str().ok_or_else(|| {
+            StoreError::Invalid(format!("`{}` is not a UTF-8 path", to.display()))
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.read)
+            .await?;
+        Ok(())
     }
 
     /// Closes both pools, waiting for their connections to finish.
@@ -219,6 +252,21 @@ impl Store for SqliteStore {
 
     async fn try_lead(&self, _task: Singleton) -> Result<Option<Box<dyn Leadership>>, StoreError> {
         Ok(Some(Box::new(Sole)))
+    }
+
+    async fn export(
+        &self,
+        out: &mut (dyn std::io::Write + Send),
+        with_audit: bool,
+    ) -> Result<TransferSummary, TransferError> {
+        export::export(&self.read, out, with_audit).await
+    }
+
+    async fn import(
+        &self,
+        input: Box<dyn std::io::BufRead + Send>,
+    ) -> Result<TransferSummary, TransferError> {
+        export::import(&self.write, input).await
     }
 
     fn backend(&self) -> &'static str {

@@ -1,9 +1,11 @@
 //! `roster`: one binary. `serve` runs the HTTP API, `init` bootstraps a
 //! database without serving, `migrate` applies the schema, `keys` manages
 //! the token signing keys, `generate` loads a synthetic data set for
-//! benchmarks.
+//! benchmarks, `export` / `import` move a database's content as JSON Lines,
+//! `backup` copies a running SQLite database.
 
 mod generate;
+mod transfer;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -83,6 +85,17 @@ enum Command {
         #[arg(long, env = "ROSTER_WEBHOOK_BACKOFF_MAX_MS", default_value_t = 3_600_000,
               value_parser = clap::value_parser!(u64).range(1..))]
         webhook_backoff_max_ms: u64,
+        /// How long the event feed (`GET /v1/events`, the stream, webhook
+        /// replays) keeps events: a whole number and `d`, `h`, `m` or `s`,
+        /// e.g. `30d` or `12h`. Older events are trimmed in the background;
+        /// the audit trail keeps everything.
+        #[arg(long, env = "ROSTER_EVENT_RETENTION", default_value = "30d",
+              value_parser = roster_server::retention::parse_duration)]
+        event_retention: std::time::Duration,
+        /// Serve `GET /metrics` (Prometheus) on this address instead of on
+        /// the API's own port, e.g. `127.0.0.1:9090`.
+        #[arg(long, env = "ROSTER_METRICS_LISTEN")]
+        metrics_listen: Option<String>,
     },
     /// Manage the keys Roster signs its tokens with. A running server (and
     /// every replica) learns of a change through the database.
@@ -108,6 +121,39 @@ enum Command {
     Migrate {
         #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
+    },
+    /// Write the whole database, read at one revision, as JSON Lines (see
+    /// docs/operations.md, "Export and import"). Safe while servers run.
+    Export {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Write to this file (replaced only once the export is complete)
+        /// instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// Include the audit trail and the event feed.
+        #[arg(long)]
+        with_audit: bool,
+    },
+    /// Load an export into an empty database (migrated first), in one
+    /// transaction: a file that is not a complete, valid export is refused
+    /// with the line at fault and nothing is written.
+    Import {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Read this file instead of standard input.
+        #[arg(long)]
+        input: Option<std::path::PathBuf>,
+    },
+    /// Copy a SQLite database, while servers use it, into a new file that
+    /// `roster serve` can start on (PostgreSQL: use `pg_dump`, see
+    /// docs/operations.md, "Backup").
+    Backup {
+        #[arg(long, env = "ROSTER_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// The new file.
+        #[arg(long)]
+        to: std::path::PathBuf,
     },
     /// Load a synthetic data set (organizations, accounts, users, grants) for
     /// benchmarks. Run it while no server writes to the database.
@@ -282,7 +328,7 @@ fn init_tracing() {
     }
 }
 
-async fn open(database: &str) -> anyhow::Result<Arc<dyn roster_store::Store>> {
+pub(crate) async fn open(database: &str) -> anyhow::Result<Arc<dyn roster_store::Store>> {
     let store = roster_store::open(database)
         .await
         .with_context(|| format!("opening {database}"))?;
@@ -364,6 +410,15 @@ async fn main() -> anyhow::Result<()> {
             let summary = generate::run(&*store, &spec).await?;
             println!("{summary}");
         }
+        Command::Export {
+            database,
+            output,
+            with_audit,
+        } => transfer::export(&database, output.as_deref(), with_audit).await?,
+        Command::Import { database, input } => {
+            transfer::import(&database, input.as_deref()).await?;
+        }
+        Command::Backup { database, to } => transfer::backup(&database, &to).await?,
         Command::Keys { command } => keys(command).await?,
         Command::Serve {
             database,
@@ -379,8 +434,11 @@ async fn main() -> anyhow::Result<()> {
             webhook_give_up,
             webhook_backoff_initial_ms,
             webhook_backoff_max_ms,
+            event_retention,
+            metrics_listen,
         } => {
             let config = Config {
+                metrics_on_public_port: metrics_listen.is_none(),
                 webhooks: roster_server::webhooks::WebhookConfig {
                     give_up_after: std::time::Duration::from_secs(webhook_give_up),
                     backoff_initial: std::time::Duration::from_millis(webhook_backoff_initial_ms),
@@ -391,6 +449,7 @@ async fn main() -> anyhow::Result<()> {
                 token_lifetime: std::time::Duration::from_secs(token_lifetime),
                 allow_private_targets,
                 auth_failure_limits: (auth_failures_per_key, auth_failures_per_address),
+                event_retention,
                 ..Config::default()
             };
             let store = open(&database).await?;
@@ -438,18 +497,47 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 roster_server::webhooks::spawn(&state);
             }
+            roster_server::retention::Retention::new(&state)
+                .also(
+                    "webhook_deliveries",
+                    state.config.event_retention,
+                    roster_server::webhooks::delivery_log_trim(&state),
+                )
+                .spawn();
             let listener = TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(listen = %listener.local_addr()?, database = %redact(&database), revision = state.engine.revision(), "roster serving");
-            roster_server::serve(listener, roster_server::router(state), shutdown_signal()).await?;
+            if let Some(addr) = &metrics_listen {
+                let metrics = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {addr}"))?;
+                tracing::info!(listen = %metrics.local_addr()?, "metrics serving");
+                let app = roster_server::metrics_router(state.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = roster_server::serve(metrics, app, shutdown_signal()).await {
+                        tracing::error!(error = %e, "the metrics listener failed");
+                    }
+                });
+            }
+            let options = roster_server::ServeOptions {
+                connections: Some(state.metrics.connections.clone()),
+                ..roster_server::ServeOptions::default()
+            };
+            roster_server::serve_with(
+                listener,
+                roster_server::router(state),
+                shutdown_signal(),
+                options,
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
 /// A database URL without its password, for logs.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
             Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),

@@ -5,6 +5,8 @@
 //! expired grant is ignored across `kill -9` and restarts with
 //! `--no-expiry-sweep`, then removed by the sweeper of a server without it.
 //!
+//! Export, import and backup are in `cli/transfer.rs`.
+//!
 //! The server is driven through a real socket with a tiny HTTP/1.1 client
 //! over `std::net::TcpStream` (no HTTP client dependency).
 #![allow(
@@ -13,6 +15,9 @@
     clippy::panic,
     reason = "test code: a failed unwrap is a failed test"
 )]
+
+#[path = "cli/transfer.rs"]
+mod transfer;
 
 use roster_store::testing::{test_databases, TestDatabase};
 use serde_json::{json, Value};
@@ -29,6 +34,7 @@ fn roster() -> Command {
     c.env_remove("ROSTER_DATABASE_URL")
         .env_remove("ROSTER_LISTEN")
         .env_remove("ROSTER_LOG_FORMAT")
+        .env_remove("ROSTER_EVENT_RETENTION")
         .env("RUST_LOG", "info");
     c
 }
@@ -455,6 +461,35 @@ fn init_rejects_bad_arguments() {
         !out.status.success(),
         "missing --org and --admin-email must fail"
     );
+}
+
+/// `--event-retention` takes a number and a unit; zero or garbage is a
+/// usage error naming the flag, before anything is opened.
+#[test]
+fn serve_rejects_a_bad_event_retention() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(dir.path(), "never.db");
+    for bad in ["0d", "30", "soon", "-1h", "12y"] {
+        let out = roster()
+            .args([
+                "serve",
+                "--database",
+                &db,
+                &format!("--event-retention={bad}"),
+            ])
+            .output()
+            .expect("run roster serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--event-retention"), "{bad}: {stderr}");
+    }
+    let out = roster()
+        .args(["serve", "--database", &db])
+        .env("ROSTER_EVENT_RETENTION", "nonsense")
+        .output()
+        .expect("run roster serve");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("never.db").exists(), "nothing was opened");
 }
 
 #[test]

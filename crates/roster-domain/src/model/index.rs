@@ -25,7 +25,7 @@
 
 use super::flat::FlatMap;
 use crate::entity::{Grant, GrantHolder, GrantTarget, GroupMember, RoleKey};
-use crate::ids::{GrantId, GroupId, OrganizationId, PermissionId, Revision, UserId};
+use crate::ids::{AccountId, GrantId, GroupId, OrganizationId, PermissionId, Revision, UserId};
 use crate::scope::{Scope, Target};
 use crate::RoleId;
 use std::sync::Arc;
@@ -253,6 +253,8 @@ impl Slot {
 pub(crate) struct MemberSlot {
     /// The group.
     pub(crate) group: GroupId,
+    /// The group's handle in [`GroupSummaries`] (`u32::MAX`: unknown).
+    pub(crate) handle: u32,
     /// When the membership expires ([`Moment::NEVER`]: never).
     pub(crate) expires: Moment,
     /// When it was made.
@@ -264,10 +266,11 @@ pub(crate) struct MemberSlot {
 }
 
 impl MemberSlot {
-    /// Compiles a membership.
-    pub(crate) fn of(m: &GroupMember) -> Self {
+    /// Compiles a membership in the group of handle `handle`.
+    pub(crate) fn of(m: &GroupMember, handle: u32) -> Self {
         Self {
             group: m.group_id,
+            handle,
             expires: Moment::expiry(m.expires_at),
             created_at: Moment::of(m.created_at),
             created_by: m.created_by,
@@ -288,13 +291,9 @@ impl MemberSlot {
     }
 }
 
-/// A group as decisions see it: its grants, compiled, and what they may
-/// hand out, so a check can pass over a group without reading its grants.
+/// A group as decisions see it: its grants, compiled.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupDecider {
-    /// The union of the slots' [`Slot::bits`]: the permissions with index
-    /// < 64 one of the group's grants hands out.
-    bits: u64,
     /// The group's grants, compiled, in grant-id order.
     slots: Arc<[Slot]>,
 }
@@ -302,22 +301,97 @@ pub(crate) struct GroupDecider {
 impl GroupDecider {
     /// Compiles a group's grants (in grant-id order).
     pub(crate) fn new(slots: Arc<[Slot]>) -> Self {
-        Self {
-            bits: slots.iter().fold(0, |b, s| b | s.bits),
-            slots,
-        }
+        Self { slots }
     }
 
     /// The group's grants, in grant-id order.
     pub(crate) fn slots(&self) -> &Arc<[Slot]> {
         &self.slots
     }
+}
 
-    /// Whether one of the group's grants may hand out `p`: false means
-    /// none does; true, look at the grants.
+/// What a group's grants may hand out, where: enough for a check to pass
+/// over a group without looking it up. 16 bytes, kept densely by group
+/// handle in [`GroupSummaries`], which stays in cache where the groups'
+/// own entries would not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GroupSummary {
+    /// The union of the grants' [`Slot::bits`].
+    perms: u64,
+    /// Where: all ones when a grant's scope reaches beyond one account
+    /// (global, an organization, its accounts); else one bit per account
+    /// a grant is scoped to ([`GroupSummary::account_bit`]).
+    accounts: u64,
+}
+
+impl GroupSummary {
+    /// Says nothing: a check looks at the group.
+    const ANY: Self = Self {
+        perms: !0,
+        accounts: !0,
+    };
+    /// A group without grants.
+    const NONE: Self = Self {
+        perms: 0,
+        accounts: 0,
+    };
+
+    /// The summary of a group's grants.
+    pub(crate) fn of(slots: &[Slot]) -> Self {
+        slots.iter().fold(Self::NONE, |sum, s| Self {
+            perms: sum.perms | s.bits,
+            accounts: sum.accounts
+                | match s.scope {
+                    Scope::Account(a) => Self::account_bit(a),
+                    Scope::Global | Scope::Organization(_) | Scope::Accounts(_) => !0,
+                },
+        })
+    }
+
     #[inline]
-    fn may_give(&self, p: PermIndex) -> bool {
-        p.0 >= 64 || (self.bits >> p.0) & 1 == 1
+    fn account_bit(a: AccountId) -> u64 {
+        // UUIDv7's last bits are random.
+        1 << (a.0.as_u128() as u64 & 63)
+    }
+
+    /// Whether one of the group's grants may give `p` (at `account`, when
+    /// the question is about one): false means none does.
+    #[inline]
+    pub(crate) fn may_give(self, p: PermIndex, account: Option<AccountId>) -> bool {
+        (p.0 >= 64 || (self.perms >> p.0) & 1 == 1)
+            && account.is_none_or(|a| self.accounts & Self::account_bit(a) != 0)
+    }
+}
+
+/// Chunk size of [`GroupSummaries`].
+const SUMMARY_CHUNK: usize = 256;
+
+/// Groups' summaries by handle: two levels of shared arrays, so a clone is
+/// O(1) and a change copies one 4 KiB chunk and the small array above it.
+/// Handles are given when a group is created and never reused.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GroupSummaries {
+    chunks: Arc<Vec<Arc<[GroupSummary; SUMMARY_CHUNK]>>>,
+}
+
+impl GroupSummaries {
+    /// The summary of handle `h` ([`GroupSummary::ANY`] when unknown).
+    #[inline]
+    pub(crate) fn get(&self, h: u32) -> GroupSummary {
+        let h = h as usize;
+        self.chunks
+            .get(h / SUMMARY_CHUNK)
+            .map_or(GroupSummary::ANY, |c| c[h % SUMMARY_CHUNK])
+    }
+
+    /// Sets the summary of handle `h`.
+    pub(crate) fn set(&mut self, h: u32, sum: GroupSummary) {
+        let h = h as usize;
+        let chunks = Arc::make_mut(&mut self.chunks);
+        while chunks.len() <= h / SUMMARY_CHUNK {
+            chunks.push(Arc::new([GroupSummary::ANY; SUMMARY_CHUNK]));
+        }
+        Arc::make_mut(&mut chunks[h / SUMMARY_CHUNK])[h % SUMMARY_CHUNK] = sum;
     }
 }
 
@@ -421,6 +495,7 @@ pub struct Holder<'m> {
     pub(crate) slots: &'m [Slot],
     pub(crate) groups: &'m [MemberSlot],
     pub(crate) group_grants: &'m FlatMap<GroupId, GroupDecider>,
+    pub(crate) summaries: &'m GroupSummaries,
     pub(crate) interned: &'m Interned,
 }
 
@@ -447,11 +522,14 @@ impl<'m> Holder<'m> {
 
     /// The first grant, in the holder's order, that gives `p` and
     /// satisfies `pred`, among those counting at `now`; else whether an
-    /// expired one would have.
+    /// expired one would have. `pred` only ever holds of a grant scoped
+    /// to `account` or wider, when given: groups that can hold neither are
+    /// passed over on their summary.
     #[inline]
     pub(crate) fn find(
         &self,
         p: PermIndex,
+        account: Option<AccountId>,
         now: Moment,
         pred: impl Fn(&Slot) -> bool,
     ) -> Found<'m> {
@@ -467,12 +545,12 @@ impl<'m> Holder<'m> {
             }
         }
         for m in self.groups {
+            if !self.summaries.get(m.handle).may_give(p, account) {
+                continue;
+            }
             let Some(g) = self.group_grants.get(&m.group) else {
                 continue;
             };
-            if !g.may_give(p) {
-                continue;
-            }
             let member_live = m.expires.live_at(now);
             for s in g.slots.iter() {
                 if pred(s) {
@@ -504,7 +582,11 @@ impl<'m> Holder<'m> {
     /// status: the caller does.
     #[inline]
     pub fn first_grant(&self, p: PermIndex, target: &Target, now: Moment) -> Found<'m> {
-        self.find(p, now, |s| s.scope.covers(target))
+        let account = match *target {
+            Target::Account(_, a) => Some(a),
+            Target::Organization(_) => None,
+        };
+        self.find(p, account, now, |s| s.scope.covers(target))
     }
 
     /// The first grant counting at `now` that gives `p` at a scope
@@ -517,7 +599,7 @@ impl<'m> Holder<'m> {
         now: Moment,
         org_of: impl Fn(crate::AccountId) -> Option<OrganizationId>,
     ) -> Option<GrantRef<'m>> {
-        match self.find(p, now, |s| s.scope.contains(scope, &org_of)) {
+        match self.find(p, None, now, |s| s.scope.contains(scope, &org_of)) {
             Found::Live(g) => Some(g),
             Found::Expired | Found::Nothing => None,
         }

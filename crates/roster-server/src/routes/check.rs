@@ -214,6 +214,7 @@ pub async fn check(
     let asker = Asker::new(&m, &caller.actor);
     let q = question(&asker, &r, None)?;
     let d = authz::answer(&m, &q, Moment::now());
+    s.metrics.decided("check", d.allowed());
     let body = CheckResponse {
         allowed: d.allowed(),
         revision: m.revision(),
@@ -259,6 +260,7 @@ pub async fn batch(
     for (i, c) in b.checks.iter().enumerate() {
         let q = question(&asker, c, Some(i))?;
         let d = authz::answer(&m, &q, now);
+        s.metrics.decided("batch", d.allowed());
         results.push(BatchResult {
             allowed: d.allowed(),
             explanation: c.explain.then(|| explain(&d)),
@@ -339,6 +341,7 @@ pub async fn lookup_accounts(
         .map_err(|_| ApiError::bad_request("user_id", "not a UUID"))?;
     let asker = Asker::new(&m, &caller.actor);
     let (user, permission) = asker.lookup_accounts(user, &b.permission)?;
+    s.metrics.looked_up("accounts");
     let items = authz::lookup_accounts(&m, user, permission, after, Moment::now())
         .filter(|a| asker.may_ask_on_account(user, *a))
         .take(limit + 1);
@@ -385,6 +388,7 @@ pub async fn lookup_users(
     let on = target(&b.account_id, &b.organization_id, None)?;
     let asker = Asker::new(&m, &caller.actor);
     let permission = asker.lookup_users(&b.permission, on)?;
+    s.metrics.looked_up("users");
     let items = authz::lookup_users(&m, permission, on, after, Moment::now())
         .filter(|u| asker.sees_user(*u))
         .take(limit + 1);
@@ -450,6 +454,7 @@ pub async fn effective_permissions(
     let m = model_at(&s, q.min_revision).await?;
     let on = target(&q.account_id, &q.organization_id, None)?;
     let on = Asker::new(&m, &caller.actor).effective_permissions(user, on)?;
+    s.metrics.looked_up("effective_permissions");
     let permissions = authz::effective_permissions(&m, user, on, Moment::now())
         .into_iter()
         .map(|(pid, g)| EffectivePermission {

@@ -15,6 +15,20 @@ pub struct Health {
     pub revision: u64,
 }
 
+/// Readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok`.
+    pub status: &'static str,
+    /// The revision the decision index has reached.
+    pub revision: u64,
+    /// The revision committed in the database.
+    pub database_revision: u64,
+    /// How many revisions this process is behind the database (a replica
+    /// following other replicas' writes; 0 when current).
+    pub lag: u64,
+}
+
 /// Liveness: the process answers (no database round trip).
 #[utoipa::path(
     get,
@@ -39,17 +53,21 @@ pub async fn healthz(State(s): State<AppState>) -> axum::Json<Health> {
     tag = "operations",
     security(),
     responses(
-        (status = 200, body = Health, description = "The database answers."),
+        (status = 200, body = Readiness, description = "The database answers; how far behind it this process is."),
         (status = 503, body = Problem, description = "The database does not answer."),
     )
 )]
-pub async fn readyz(State(s): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
-    s.store
-        .ping()
+pub async fn readyz(State(s): State<AppState>) -> Result<axum::Json<Readiness>, ApiError> {
+    let database_revision = s
+        .store
+        .current_revision()
         .await
         .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
-    Ok(axum::Json(Health {
+    let revision = s.engine.revision();
+    Ok(axum::Json(Readiness {
         status: "ok",
-        revision: s.engine.revision(),
+        revision,
+        database_revision,
+        lag: database_revision.saturating_sub(revision),
     }))
 }

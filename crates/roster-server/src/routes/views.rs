@@ -699,6 +699,64 @@ impl From<&d::AuditEvent> for AuditEventView {
     }
 }
 
+/// An event of the feed (see `docs/events.md`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// Unique id (UUIDv7), the same wherever the event is delivered.
+    pub id: Uuid,
+    /// Position in the feed: strictly increasing in commit order, no gaps.
+    pub seq: i64,
+    /// What happened: one of the event types, e.g. `grant.created` or
+    /// `access.changed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the change was committed (RFC 3339).
+    pub occurred_at: String,
+    /// The revision the change produced.
+    pub revision: u64,
+    /// The organization concerned; `null` for Roster-wide objects.
+    pub organization_id: Option<Uuid>,
+    /// The account concerned, if any.
+    pub account_id: Option<Uuid>,
+    /// Who acted; `null` when the system did (bootstrap, the expiry sweeper).
+    pub actor_id: Option<Uuid>,
+    /// The request that made the change.
+    pub request_id: Option<String>,
+    /// The event's own data: `object` (and `previous`, `subject_id`,
+    /// `reason`) for an entity event; `user_id`, `organization_id`,
+    /// `gained` and `lost` for `access.changed`; the role or group, `users`,
+    /// `gained` and `lost` for `access.changed.bulk`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<&d::Event> for EventView {
+    fn from(e: &d::Event) -> Self {
+        Self {
+            id: e.id,
+            seq: e.seq,
+            kind: e.kind.clone(),
+            occurred_at: ts(e.occurred_at),
+            revision: e.revision,
+            organization_id: e.organization_id.map(|o| o.0),
+            account_id: e.account_id.map(|a| a.0),
+            actor_id: e.actor_id.map(|u| u.0),
+            request_id: e.request_id.clone(),
+            data: e.data.clone(),
+        }
+    }
+}
+
+/// An answer of `GET /v1/events`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    /// The events after `after`, by `seq` (empty when none came within `wait`).
+    pub items: Vec<EventView>,
+    /// Pass as `after` to read on: the `seq` of the last item, else the
+    /// `after` asked with.
+    pub next_after: i64,
+}
+
 /// An organization's webhook subscription. Its secrets are never shown
 /// again after creation or rotation.
 #[derive(Debug, Serialize, ToSchema)]

@@ -24,6 +24,16 @@ impl Backend for Postgres {
     /// The row lock serializes writers across replicas until `COMMIT`.
     const LOCK_REVISION: &'static str = "SELECT revision FROM meta WHERE id = 1 FOR UPDATE";
 
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+    const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+
+    /// The `BIGSERIAL`'s sequence continues after the largest `seq`.
+    const RESYNC_AUDIT_SEQ: Option<&'static str> = Some(
+        "SELECT setval(pg_get_serial_sequence('audit_events', 'seq'), \
+         coalesce(max(seq), 1), max(seq) IS NOT NULL) FROM audit_events",
+    );
+
     /// The planner's row estimates (0 before the first `ANALYZE`).
     const SIZES: &'static str = "SELECT \
          (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass), \

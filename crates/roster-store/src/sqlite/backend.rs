@@ -22,6 +22,16 @@ impl Backend for Sqlite {
     /// The write lock is already held.
     const LOCK_REVISION: &'static str = meta::SELECT_REVISION;
 
+    /// A deferred transaction: its first read fixes the WAL snapshot that
+    /// every later read of it sees.
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
+
+    /// `BINARY`, the default.
+    const BYTE_ORDER: &'static str = "";
+
+    /// `AUTOINCREMENT` already counts from the largest `seq` inserted.
+    const RESYNC_AUDIT_SEQ: Option<&'static str> = None;
+
     /// The largest rowid, read from the end of each table's B-tree (a
     /// `count(*)` would read the whole table, tens of seconds at ten million
     /// grants).

@@ -72,6 +72,43 @@ impl Table for AuditEvents {
     }
 }
 
+/// The `audit_events` table with its `seq` written as given, for an
+/// import that keeps the numbers of the trail it loads.
+#[derive(Debug)]
+pub(crate) struct NumberedAuditEvents;
+
+impl Table for NumberedAuditEvents {
+    const NAME: &'static str = AuditEvents::NAME;
+    const COLUMNS: &'static [Column] = &[
+        col("seq"),
+        col("occurred_at"),
+        col("actor_id"),
+        col("action"),
+        col("target_type"),
+        col("target_id"),
+        col("organization_id"),
+        col("account_id"),
+        json("state_before"),
+        json("state_after"),
+        col("request_id"),
+        col("revision"),
+        col("reason"),
+        col("subject_id"),
+    ];
+    const KEY: &'static [&'static str] = &[];
+    type Written = AuditEvent;
+    type Read = AuditEvent;
+
+    fn encode<'a>(e: &'a AuditEvent, row: &mut Encoder<'a>) -> Result<(), StoreError> {
+        row.int(e.seq);
+        AuditEvents::encode(e, row)
+    }
+
+    fn decode<R: Cols>(row: &mut Decoder<'_, R>) -> Result<AuditEvent, StoreError> {
+        AuditEvents::decode(row)
+    }
+}
+
 /// `INSERT INTO audit_events .. RETURNING seq` of at most
 /// [`Backend::MAX_ROWS`] events.
 pub(crate) fn insert<'a, B: Backend>(

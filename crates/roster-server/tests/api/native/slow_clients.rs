@@ -83,6 +83,7 @@ fn short() -> ServeOptions {
         header_read_timeout: SHORT,
         send_timeout: SHORT,
         shutdown_grace: SHORT,
+        connections: None,
     }
 }
 
@@ -261,6 +262,7 @@ async fn shutdown_is_not_held_by_a_stalled_client() {
             header_read_timeout: LONG,
             send_timeout: LONG,
             shutdown_grace: SHORT,
+            connections: None,
         },
     )
     .await;
@@ -300,6 +302,7 @@ async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
                 header_read_timeout: LONG,
                 send_timeout: LONG,
                 shutdown_grace: LONG,
+                connections: None,
             },
         )
         .await;
