@@ -791,12 +791,14 @@ mod tests {
 
     #[test]
     fn headers() {
-        let ok = r#"{"format":"roster-export","version":1,"revision":3,"event_seq":2,"with_audit":false}"#;
+        let ok = r#"{"format":"roster-export","version":2,"revision":3,"event_seq":2,"with_audit":false}"#;
         assert_eq!(header(ok).unwrap().revision, 3);
-        let v2 = ok.replace("\"version\":1", "\"version\":2");
-        assert!(header(&v2)
-            .unwrap_err()
-            .contains("version 2 is not supported"));
+        for other in ["1", "3"] {
+            let v = ok.replace("\"version\":2", &format!("\"version\":{other}"));
+            assert!(header(&v)
+                .unwrap_err()
+                .contains(&format!("version {other} is not supported")));
+        }
         assert!(header(r#"{"a":1}"#)
             .unwrap_err()
             .contains("not a Roster export"));
