@@ -19,6 +19,13 @@
 #   yuno     Yuno PATCH .../account-permissions (a durable grant change + audit event)
 #   lexful   Lexful PATCH /v1/users/{id} (a durable grant change + audit event)
 #
+# WEBHOOKS=N (default 0) adds N active webhook subscriptions (`*`, spread
+# over the organizations the dialect scenarios write to) before the runs,
+# all to one local receiver (`webhook_bench receive`, built from
+# crates/roster-server/examples unless ROSTER_RECEIVER_BIN is given); the
+# server then runs with --allow-private-targets, the rows' scenario names
+# carry `+N hooks`, and the events received are printed at the end.
+#
 # Environment: DURATION (wrk -d, default 10s), CONNS (default "1 16 64"),
 # SCENARIOS (default all six), PORT (default 18080), ROSTER_BIN (skip the build),
 # ROSTER_LOAD_REUSE (a directory with roster.db, init.json, generate.json and
@@ -34,6 +41,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-"1 16 64"}
 SCENARIOS=${SCENARIOS:-"healthz check check-jwt batch yuno lexful"}
 PORT=${PORT:-18080}
+WEBHOOKS=${WEBHOOKS:-0}
 PG=${ROSTER_LOAD_PG:-postgres://postgres@127.0.0.1:5432}
 HERE=scripts/load
 
@@ -45,11 +53,22 @@ if [ -z "${ROSTER_BIN:-}" ]; then
   ROSTER_BIN="${CARGO_TARGET_DIR:-target}/release/roster"
 fi
 
+SERVE_FLAGS=()
+if [ "$WEBHOOKS" -gt 0 ]; then
+  SERVE_FLAGS+=(--allow-private-targets)
+  if [ -z "${ROSTER_RECEIVER_BIN:-}" ]; then
+    cargo build --release --locked -p roster-server --example webhook_bench >&2
+    ROSTER_RECEIVER_BIN="${CARGO_TARGET_DIR:-target}/release/examples/webhook_bench"
+  fi
+fi
+
 WORK=$(mktemp -d /tmp/roster-load.XXXXXX)
 SERVER_PID=""
+RECEIVER_PID=""
 PG_DB=""
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ -n "$RECEIVER_PID" ]; then kill "$RECEIVER_PID" 2>/dev/null || true; wait "$RECEIVER_PID" 2>/dev/null || true; fi
   if [ -n "$PG_DB" ]; then psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
@@ -82,7 +101,7 @@ OWNER=$(json api_key < "$WORK/init.json")
 
 # Start-up: from exec to the first successful /healthz (model loaded from the database).
 T0=$(date +%s.%N)
-RUST_LOG=warn "$ROSTER_BIN" serve --database "$DB" --listen "127.0.0.1:$PORT" --token-lifetime 3600 > "$WORK/serve.log" 2>&1 &
+RUST_LOG=warn "$ROSTER_BIN" serve --database "$DB" --listen "127.0.0.1:$PORT" --token-lifetime 3600 ${SERVE_FLAGS[@]+"${SERVE_FLAGS[@]}"} > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 until curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
@@ -103,6 +122,26 @@ head -n 8 "$WORK/sample/orgs.tsv" | while IFS=$'\t' read -r org admin users acco
   secret=$(echo "$key" | json key)
   printf '%s\t%s\t%s\t%s\t%s\n' "$kid" "$secret" "${accounts%%,*}" "$users" "$accounts" >> "$WORK/keys.tsv"
 done
+
+# Webhook subscriptions, all to one local receiver.
+HOOKS=""
+if [ "$WEBHOOKS" -gt 0 ]; then
+  "$ROSTER_RECEIVER_BIN" receive 127.0.0.1:0 > "$WORK/receiver.log" 2>&1 &
+  RECEIVER_PID=$!
+  until grep -q '^receiving at ' "$WORK/receiver.log"; do
+    kill -0 "$RECEIVER_PID" 2>/dev/null || { cat "$WORK/receiver.log" >&2; exit 1; }
+    sleep 0.02
+  done
+  HOOK_URL=$(awk '/^receiving at / { print $3; exit }' "$WORK/receiver.log")
+  mapfile -t HOOK_ORGS < <(head -n 8 "$WORK/sample/orgs.tsv" | cut -f1)
+  for i in $(seq 0 $((WEBHOOKS - 1))); do
+    org=${HOOK_ORGS[$((i % ${#HOOK_ORGS[@]}))]}
+    curl -sf -X POST "http://127.0.0.1:$PORT/v1/organizations/$org/webhooks" -H "Authorization: Bearer $OWNER" \
+      -H 'Content-Type: application/json' -d "{\"url\":\"$HOOK_URL\",\"event_types\":[\"*\"]}" >/dev/null
+  done
+  HOOKS=" +$WEBHOOKS hooks"
+  echo "$WEBHOOKS webhook subscriptions to $HOOK_URL" >&2
+fi
 
 # A Roster-issued token for the owner's key (client credentials, HTTP Basic).
 OWNER_KID=$(json api_key_id < "$WORK/init.json")
@@ -129,7 +168,7 @@ run() {
   p50=$(echo "$out" | awk '$1 == "50%" { print $2 }' | to_us)
   p99=$(echo "$out" | awk '$1 == "99%" { print $2 }' | to_us)
   errors=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
-  local row="| $BACKEND | $USERS | $scenario | $conns | $rps | $p50 | $p99 | ${errors:-0} | $load |"
+  local row="| $BACKEND | $USERS | $scenario$HOOKS | $conns | $rps | $p50 | $p99 | ${errors:-0} | $load |"
   echo "$row"
   echo "$row" >> "$RESULTS"
   if [ -n "$errors" ] && [ "$scenario" != healthz ]; then
@@ -145,6 +184,10 @@ for scenario in $SCENARIOS; do
     run "$scenario" "$c"
   done
 done
+if [ -n "$RECEIVER_PID" ]; then
+  sleep 2
+  echo "webhooks: $(tail -n 1 "$WORK/receiver.log")" >&2
+fi
 RSS_END=$(rss_mib VmRSS)
 RSS_PEAK=$(rss_mib VmHWM)
 GEN_SECS=$(json seconds < "$WORK/generate.json")

@@ -805,28 +805,7 @@ impl Model {
             .key
             .organization_id
             .is_some();
-        let holds = |slots: &[Slot]| slots.iter().any(|s| s.target == SlotTarget::Role(h));
-        let (holders, groups): (Vec<UserId>, Vec<GroupId>) = if custom {
-            (
-                set_items(&self.role_holders, &h),
-                set_items(&self.role_groups, &h),
-            )
-        } else {
-            // Built-in roles never change after `Model::new`; should one be
-            // replaced anyway, find its holders the slow way.
-            (
-                self.deciders
-                    .iter()
-                    .filter(|(_, d)| holds(&d.slots))
-                    .map(|(u, _)| *u)
-                    .collect(),
-                self.group_grants
-                    .iter()
-                    .filter(|(_, d)| holds(d.slots()))
-                    .map(|(g, _)| *g)
-                    .collect(),
-            )
-        };
+        let (holders, groups) = self.holders_of(h, custom);
         let bits = self.interned.roles[h as usize].set.low_word();
         let recompiled = |slots: &[Slot]| -> Arc<[Slot]> {
             slots
@@ -1158,28 +1137,36 @@ impl Model {
         let Some(h) = self.interned.role_handle.get(key) else {
             return (Vec::new(), Vec::new());
         };
-        let holds = |slots: &[Slot]| slots.iter().any(|s| s.target == SlotTarget::Role(*h));
-        if key.organization_id.is_some() {
-            return (
-                set_items(&self.role_holders, h),
-                set_items(&self.role_groups, h),
-            );
-        }
-        let mut users: Vec<UserId> = self
-            .deciders
-            .iter()
-            .filter(|(_, d)| holds(&d.slots))
-            .map(|(u, _)| *u)
-            .collect();
-        let mut groups: Vec<GroupId> = self
-            .group_grants
-            .iter()
-            .filter(|(_, d)| holds(d.slots()))
-            .map(|(g, _)| *g)
-            .collect();
+        let (mut users, mut groups) = self.holders_of(*h, key.organization_id.is_some());
         users.sort_unstable();
         groups.sort_unstable();
         (users, groups)
+    }
+
+    /// The users holding role `h` themselves, and the groups holding it:
+    /// from the side indexes for a custom role, by a scan for a built-in
+    /// one (built-in roles never change after `Model::new`, so only a
+    /// replaced one or a listing needs it).
+    fn holders_of(&self, h: u32, custom: bool) -> (Vec<UserId>, Vec<GroupId>) {
+        if custom {
+            return (
+                set_items(&self.role_holders, &h),
+                set_items(&self.role_groups, &h),
+            );
+        }
+        let holds = |slots: &[Slot]| slots.iter().any(|s| s.target == SlotTarget::Role(h));
+        (
+            self.deciders
+                .iter()
+                .filter(|(_, d)| holds(&d.slots))
+                .map(|(u, _)| *u)
+                .collect(),
+            self.group_grants
+                .iter()
+                .filter(|(_, d)| holds(d.slots()))
+                .map(|(g, _)| *g)
+                .collect(),
+        )
     }
     /// A group.
     pub fn group(&self, id: GroupId) -> Option<&Arc<Group>> {

@@ -21,8 +21,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Metric, Registry};
+use roster_domain::WebhookId;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+use time::OffsetDateTime;
 
 /// Labels of an HTTP request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -72,6 +76,68 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// Labels of a webhook delivery attempt.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `delivered` (a `2xx`) or `failed` (any other answer, or none).
+    pub result: &'static str,
+}
+
+/// The events webhook tasks are working on: per subscription, when the
+/// event it is sending (or waiting to send again) occurred, and whether it
+/// has failed before. Read at scrape into the backlog gauges.
+#[derive(Debug, Default)]
+pub struct WebhookPending(Mutex<HashMap<WebhookId, (OffsetDateTime, bool)>>);
+
+impl WebhookPending {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<WebhookId, (OffsetDateTime, bool)>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Subscription `id` is sending an event that occurred at `occurred_at`
+    /// (`retrying`: it failed before).
+    pub fn sending(&self, id: WebhookId, occurred_at: OffsetDateTime, retrying: bool) {
+        self.with(|m| m.insert(id, (occurred_at, retrying)));
+    }
+
+    /// Subscription `id` has nothing in flight.
+    pub fn done(&self, id: WebhookId) {
+        self.with(|m| m.remove(&id));
+    }
+
+    /// The age of the oldest event in flight (0 when none) and how many
+    /// subscriptions are retrying.
+    fn read(&self, now: OffsetDateTime) -> (f64, i64) {
+        self.with(|m| {
+            let oldest = m.values().map(|(at, _)| *at).min();
+            let age = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+            let retrying = m.values().filter(|(_, r)| *r).count();
+            (age, i64::try_from(retrying).unwrap_or(i64::MAX))
+        })
+    }
+}
+
+/// Clears a subscription's entry in [`WebhookPending`] when its task ends,
+/// however it ends (an abort drops it too).
+#[derive(Debug)]
+pub struct PendingGuard {
+    metrics: Arc<Metrics>,
+    id: WebhookId,
+}
+
+impl PendingGuard {
+    /// Guards subscription `id`'s entry.
+    pub fn new(metrics: Arc<Metrics>, id: WebhookId) -> Self {
+        Self { metrics, id }
+    }
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.metrics.webhook_pending.done(self.id);
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Registers `metric` (a handle sharing its value) and returns it.
@@ -113,6 +179,16 @@ pub struct Metrics {
     pub throttled: Counter,
     /// Open client connections.
     pub connections: Gauge,
+    /// Webhook delivery attempts, by result.
+    pub webhook_deliveries: Family<ResultLabels, Counter>,
+    /// Subscriptions disabled because their endpoint failed past the horizon.
+    pub webhook_disabled: Counter,
+    /// What webhook tasks are sending (read at scrape).
+    pub webhook_pending: WebhookPending,
+    /// Age of the oldest event a subscription is sending (read at scrape).
+    webhook_backlog: Gauge<f64, AtomicU64>,
+    /// Subscriptions retrying an event (read at scrape).
+    webhook_retrying: Gauge,
     /// Jobs waiting for the writer (read at scrape).
     writer_queue: Gauge,
     /// The model's revision (read at scrape).
@@ -213,6 +289,31 @@ impl Metrics {
                 "Client connections open",
                 Gauge::default(),
             ),
+            webhook_deliveries: add(
+                &mut r,
+                "webhook_deliveries",
+                "Webhook delivery attempts by this process, by result (delivered: a 2xx; failed: any other answer, or none)",
+                Family::default(),
+            ),
+            webhook_disabled: add(
+                &mut r,
+                "webhook_disabled",
+                "Webhook subscriptions disabled because their endpoint kept failing past the horizon",
+                Counter::default(),
+            ),
+            webhook_pending: WebhookPending::default(),
+            webhook_backlog: add(
+                &mut r,
+                "webhook_backlog_seconds",
+                "Age of the oldest event a webhook subscription is sending or waiting to send again (0 when every subscription is caught up); on the delivering process",
+                Gauge::default(),
+            ),
+            webhook_retrying: add(
+                &mut r,
+                "webhook_retrying_subscriptions",
+                "Webhook subscriptions waiting to send an event again after a failed attempt; on the delivering process",
+                Gauge::default(),
+            ),
             writer_queue: add(
                 &mut r,
                 "writer_queue_depth",
@@ -274,10 +375,13 @@ impl Metrics {
         self.lookups.get_or_create(&KindLabels { kind }).inc();
     }
 
-    /// Registers more metrics (a subsystem's own, e.g. webhooks'), under
-    /// the `roster_` prefix. Only while the server is being built.
-    pub fn registry_mut(&mut self) -> &mut Registry {
-        &mut self.registry
+    /// Counts one webhook delivery attempt.
+    pub fn webhook_attempted(&self, delivered: bool) {
+        self.webhook_deliveries
+            .get_or_create(&ResultLabels {
+                result: if delivered { "delivered" } else { "failed" },
+            })
+            .inc();
     }
 }
 
@@ -305,6 +409,9 @@ async fn encoded(s: &AppState) -> Result<String, std::fmt::Error> {
         m.lag.set(as_gauge(db.saturating_sub(revision)));
     }
     m.writer_queue.set(as_gauge(s.writer.queued() as u64));
+    let (backlog, retrying) = m.webhook_pending.read(OffsetDateTime::now_utc());
+    m.webhook_backlog.set(backlog);
+    m.webhook_retrying.set(retrying);
     if let Some(b) = resident_bytes() {
         m.rss.set(b);
     }

@@ -32,6 +32,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 
 /// Longest `wait` of a long poll, in seconds.
 pub const MAX_WAIT: u64 = 30;
@@ -239,6 +242,46 @@ async fn shutdown(draining: &mut Option<Draining>) {
     }
 }
 
+/// One Server-Sent Event of `GET /v1/events/stream`, as OpenAPI 3.1
+/// documents an event stream: an object of the event's fields, `data`
+/// holding an `EventView` as JSON (`contentMediaType` and
+/// `contentSchema`). Heartbeats are comments, not events.
+#[derive(Debug)]
+pub struct StreamedEvent;
+
+impl utoipa::PartialSchema for StreamedEvent {
+    fn schema() -> RefOr<Schema> {
+        let string = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let mut content = Extensions::default();
+        content.insert(
+            "contentSchema".to_owned(),
+            serde_json::json!({ "$ref": "#/components/schemas/EventView" }),
+        );
+        ObjectBuilder::new()
+            .property(
+                "id",
+                string("The event's `seq`: what `Last-Event-ID` takes to resume after it."),
+            )
+            .property("event", string("The event's type, e.g. `user.created`."))
+            .property(
+                "data",
+                string("The event (`EventView`) as JSON.")
+                    .content_media_type("application/json")
+                    .extensions(Some(content)),
+            )
+            .required("id")
+            .required("event")
+            .required("data")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StreamedEvent {}
+
 /// The feed as Server-Sent Events: each event once, in `seq` order, as
 /// `id: <seq>`, `event: <type>`, `data: <the event as JSON>`; a comment
 /// every 15 s while idle. Resume after a disconnection with the last `id`
@@ -254,7 +297,7 @@ async fn shutdown(draining: &mut Option<Draining>) {
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this `seq` (what `EventSource` sends when it reconnects)."),
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String, description = "The stream of events; each `data` is an `EventView`."),
+        (status = 200, content_type = "text/event-stream", body = inline(StreamedEvent), description = "The stream of events, each described by this schema as OpenAPI 3.1 describes Server-Sent Events; its `data` is an `EventView` as JSON."),
         (status = 400, body = Problem),
         (status = 403, body = Problem),
         (status = 404, body = Problem),

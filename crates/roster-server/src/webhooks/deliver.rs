@@ -6,6 +6,7 @@
 
 use super::record::{Record, Recorder};
 use super::{sign, WebhookConfig};
+use crate::metrics::{Metrics, PendingGuard};
 use crate::outbound::Outbound;
 use crate::state::AppState;
 use crate::writer::Writer;
@@ -67,6 +68,7 @@ pub struct Task {
     config: WebhookConfig,
     recorder: Recorder,
     control: mpsc::Receiver<Control>,
+    metrics: Arc<Metrics>,
 }
 
 impl Task {
@@ -87,6 +89,7 @@ impl Task {
             config: state.config.webhooks.clone(),
             recorder,
             control,
+            metrics: state.metrics.clone(),
         }
     }
 
@@ -101,6 +104,7 @@ impl Task {
 
     /// Runs until the subscription is disabled or removed.
     pub async fn run(mut self) {
+        let _pending = PendingGuard::new(self.metrics.clone(), self.id);
         let Some(mut cursor) = self.start().await else {
             return;
         };
@@ -281,7 +285,12 @@ impl Task {
                 cursor.last_seq = event.seq;
                 return None;
             }
+            self.metrics
+                .webhook_pending
+                .sending(self.id, event.occurred_at, cursor.attempts > 0);
             let outcome = self.attempt(&w, &id, &body).await;
+            let delivered = outcome.status.is_some_and(|s| (200..300).contains(&s));
+            self.metrics.webhook_attempted(delivered);
             let now = OffsetDateTime::now_utc();
             let attempt = cursor.attempts.saturating_add(1);
             let mut delivery = WebhookDelivery {
@@ -297,7 +306,8 @@ impl Task {
                 duration_ms: outcome.took.as_millis().try_into().unwrap_or(u64::MAX),
                 next_retry_at: None,
             };
-            if outcome.status.is_some_and(|s| (200..300).contains(&s)) {
+            if delivered {
+                self.metrics.webhook_pending.done(self.id);
                 *cursor = Cursor {
                     last_seq: event.seq,
                     attempts: 0,
@@ -392,7 +402,10 @@ impl Task {
                 .write(ctx, move |d| ops::disable_failing_webhook(d, id))
                 .await
             {
-                Ok(_) => return,
+                Ok(_) => {
+                    self.metrics.webhook_disabled.inc();
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(webhook = %id, error = %e, "disabling a failing webhook failed");
                     tokio::time::sleep(backoff).await;

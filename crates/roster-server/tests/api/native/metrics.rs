@@ -238,3 +238,95 @@ async fn a_metrics_listener_takes_metrics_off_the_api_port() {
     })
     .await;
 }
+
+/// Webhook metrics: attempts by result count exactly what the receiver
+/// answered; while an endpoint is down the backlog gauges show it, a
+/// subscription given up is counted, and caught up the gauges are back at 0.
+#[tokio::test]
+async fn webhook_metrics_follow_deliveries_failures_and_the_backlog() {
+    use crate::support::receiver::{eventually, Receiver};
+    use std::time::Duration;
+    let config = Config {
+        allow_private_targets: true,
+        webhooks: roster_server::webhooks::WebhookConfig {
+            backoff_initial: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(200),
+            give_up_after: Duration::from_secs(4),
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    each_backend_with(config, |app| async move {
+        const DELIVERED: &str = "roster_webhook_deliveries_total";
+        let delivered = [("result", "delivered")];
+        let failed = [("result", "failed")];
+        let rx = Receiver::start().await;
+        rx.set_down(true);
+        let r = app
+            .post(
+                &format!("/v1/organizations/{}/webhooks", app.org),
+                &app.owner,
+                json!({ "url": rx.url, "event_types": ["user.created"] }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.str("id");
+        rx.trust(&r.str("secret"));
+        let before = scrape(&app.router).await;
+        assert_eq!(before.get("roster_webhook_backlog_seconds", &[]), 0.0);
+        let worker = roster_server::webhooks::spawn(&app.state);
+        app.user(&app.org, "hook0@metrics.example").await;
+        app.user(&app.org, "hook1@metrics.example").await;
+        eventually("a subscription retrying with a backlog", || async {
+            let s = scrape(&app.router).await;
+            s.get("roster_webhook_retrying_subscriptions", &[]) == 1.0
+                && s.get("roster_webhook_backlog_seconds", &[]) > 0.0
+                && s.get(DELIVERED, &failed) >= 2.0
+        })
+        .await;
+        eventually("the subscription given up", || async {
+            let s = scrape(&app.router).await;
+            s.get("roster_webhook_disabled_total", &[]) == 1.0
+        })
+        .await;
+        let s = scrape(&app.router).await;
+        assert_eq!(s.get("roster_webhook_retrying_subscriptions", &[]), 0.0);
+        assert_eq!(s.get("roster_webhook_backlog_seconds", &[]), 0.0);
+        // Enabled again with the endpoint up: both events arrive.
+        rx.set_down(false);
+        let r = app
+            .patch(
+                &format!("/v1/webhooks/{id}"),
+                &app.owner,
+                json!({"enabled": true}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        rx.wait_for("both users", |g| {
+            g.iter()
+                .filter(|g| g.body["type"] == "user.created")
+                .count()
+                >= 2
+        })
+        .await;
+        // Caught up: nothing more is attempted, the counters are final.
+        eventually("the backlog back at zero", || async {
+            let s = scrape(&app.router).await;
+            s.get("roster_webhook_backlog_seconds", &[]) == 0.0
+                && s.get(DELIVERED, &delivered) >= 2.0
+        })
+        .await;
+        worker.abort();
+        let after = scrape(&app.router).await;
+        assert_eq!(
+            moved(&before, &after, DELIVERED, &delivered),
+            rx.got().len() as f64
+        );
+        assert_eq!(
+            moved(&before, &after, DELIVERED, &failed),
+            rx.refused() as f64
+        );
+        assert!(rx.unverified().is_empty());
+    })
+    .await;
+}
