@@ -25,8 +25,8 @@ use crate::scope::{On, Scope, Target};
 use flat::FlatMap;
 use imbl::{HashMap, OrdMap, OrdSet};
 use index::{
-    Decider, GroupDecider, GroupSummaries, GroupSummary, Interned, MemberSlot, PermSet, RoleEntry,
-    Slot, SlotTarget, UserState,
+    Decider, GroupDecider, GroupSummaries, Interned, MemberSlot, PermSet, RoleEntry, Slot,
+    SlotTarget, UserState,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -477,9 +477,11 @@ impl Model {
                     let h = self.next_group_handle;
                     self.next_group_handle += 1;
                     self.group_handles.insert(g.id, h);
-                    let slots = self.group_grants.get(&g.id).map(|d| d.slots().clone());
-                    self.group_summaries
-                        .set(h, GroupSummary::of(slots.as_deref().unwrap_or(&[])));
+                    let slots = self
+                        .group_grants
+                        .get(&g.id)
+                        .map_or_else(|| Arc::from([]), |d| d.slots().clone());
+                    self.group_summaries.set(h, slots);
                 }
             }
             Change::DeleteGroup(id) => {
@@ -623,7 +625,7 @@ impl Model {
     /// its summary.
     fn set_group_slots(&mut self, group: GroupId, slots: Arc<[Slot]>) {
         if let Some(h) = self.group_handles.get(&group) {
-            self.group_summaries.set(*h, GroupSummary::of(&slots));
+            self.group_summaries.set(*h, slots.clone());
         }
         if slots.is_empty() {
             self.group_grants.remove(&group);

@@ -26,7 +26,7 @@ use record::Recorder;
 use roster_domain::WebhookId;
 use roster_store::{Leadership, Singleton, WebhookProgress};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -59,17 +59,52 @@ impl Default for WebhookConfig {
     }
 }
 
+/// The nice value of the delivery threads (Linux): above the API's 0, so
+/// that on a saturated CPU the scheduler runs writes and checks first and
+/// deliveries in what is left.
+pub const DELIVERY_NICE: i32 = 10;
+
+/// The runtime deliveries run on, one per process and never shut down: its
+/// own threads, at [`DELIVERY_NICE`]. Connections it opens (to the
+/// database, to endpoints) stay valid for every user of their pools.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        #[allow(clippy::expect_used, reason = "no threads: the process cannot work")]
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("roster-webhooks")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .expect("starting the webhook delivery threads")
+    })
+}
+
+/// Lowers the calling thread's scheduling priority to [`DELIVERY_NICE`]
+/// (Linux: `setpriority(PRIO_PROCESS, 0, …)` sets the calling thread's).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, DELIVERY_NICE) {
+        tracing::warn!(error = %e, "could not lower the webhook delivery threads' priority");
+    }
+}
+
 /// Starts delivering webhooks for `state` (`roster serve` does, unless
-/// `--no-webhook-delivery`). Runs until the task is aborted or the runtime ends.
+/// `--no-webhook-delivery`), on the delivery runtime. Runs until the task
+/// is aborted (which stops every subscription's task with it).
 pub fn spawn(state: &AppState) -> JoinHandle<()> {
-    let recorder = Recorder::start(state.store.clone(), state.engine.clone());
-    let sup = Supervisor {
-        state: state.clone(),
-        recorder,
-        leadership: None,
-        tasks: HashMap::new(),
-    };
-    tokio::spawn(sup.run())
+    let state = state.clone();
+    runtime().spawn(async move {
+        let recorder = Recorder::start(state.store.clone(), state.engine.clone());
+        let sup = Supervisor {
+            state,
+            recorder,
+            leadership: None,
+            tasks: HashMap::new(),
+        };
+        sup.run().await;
+    })
 }
 
 /// A running subscription task.
@@ -84,6 +119,13 @@ struct Supervisor {
     recorder: Recorder,
     leadership: Option<Box<dyn Leadership>>,
     tasks: HashMap<WebhookId, Running>,
+}
+
+impl Drop for Supervisor {
+    /// Stopped (aborted, or its leadership lost): no task goes on alone.
+    fn drop(&mut self) {
+        self.stop_all();
+    }
 }
 
 impl Supervisor {

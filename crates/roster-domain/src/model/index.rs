@@ -366,32 +366,58 @@ impl GroupSummary {
 /// Chunk size of [`GroupSummaries`].
 const SUMMARY_CHUNK: usize = 256;
 
-/// Groups' summaries by handle: two levels of shared arrays, so a clone is
-/// O(1) and a change copies one 4 KiB chunk and the small array above it.
-/// Handles are given when a group is created and never reused.
+/// A group's entry in [`GroupSummaries`]: its summary, and its compiled
+/// grants (the same shared array as its [`GroupDecider`]), so that a check
+/// reaching a group's grants goes from the membership's handle straight to
+/// them, without probing the groups' hash map.
+#[derive(Clone, Debug)]
+struct GroupEntry {
+    sum: GroupSummary,
+    /// `None`: no group has this handle (yet).
+    slots: Option<Arc<[Slot]>>,
+}
+
+impl GroupEntry {
+    const UNKNOWN: Self = Self {
+        sum: GroupSummary::ANY,
+        slots: None,
+    };
+}
+
+/// Groups' summaries and grants by handle: two levels of shared arrays, so
+/// a clone is O(1) and a change copies one 8 KiB chunk and the small array
+/// above it. Handles are given when a group is created and never reused.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct GroupSummaries {
-    chunks: Arc<Vec<Arc<[GroupSummary; SUMMARY_CHUNK]>>>,
+    chunks: Arc<Vec<Arc<[GroupEntry; SUMMARY_CHUNK]>>>,
 }
 
 impl GroupSummaries {
-    /// The summary of handle `h` ([`GroupSummary::ANY`] when unknown).
+    /// The summary of handle `h` and the group's grants (when the handle is
+    /// known: [`GroupSummary::ANY`] and `None` otherwise).
     #[inline]
-    pub(crate) fn get(&self, h: u32) -> GroupSummary {
+    pub(crate) fn get(&self, h: u32) -> (GroupSummary, Option<&Arc<[Slot]>>) {
         let h = h as usize;
-        self.chunks
-            .get(h / SUMMARY_CHUNK)
-            .map_or(GroupSummary::ANY, |c| c[h % SUMMARY_CHUNK])
+        match self.chunks.get(h / SUMMARY_CHUNK) {
+            Some(c) => {
+                let e = &c[h % SUMMARY_CHUNK];
+                (e.sum, e.slots.as_ref())
+            }
+            None => (GroupSummary::ANY, None),
+        }
     }
 
-    /// Sets the summary of handle `h`.
-    pub(crate) fn set(&mut self, h: u32, sum: GroupSummary) {
+    /// Sets the grants of the group of handle `h`, and its summary.
+    pub(crate) fn set(&mut self, h: u32, slots: Arc<[Slot]>) {
         let h = h as usize;
         let chunks = Arc::make_mut(&mut self.chunks);
         while chunks.len() <= h / SUMMARY_CHUNK {
-            chunks.push(Arc::new([GroupSummary::ANY; SUMMARY_CHUNK]));
+            chunks.push(Arc::new([GroupEntry::UNKNOWN; SUMMARY_CHUNK]));
         }
-        Arc::make_mut(&mut chunks[h / SUMMARY_CHUNK])[h % SUMMARY_CHUNK] = sum;
+        Arc::make_mut(&mut chunks[h / SUMMARY_CHUNK])[h % SUMMARY_CHUNK] = GroupEntry {
+            sum: GroupSummary::of(&slots),
+            slots: Some(slots),
+        };
     }
 }
 
@@ -545,14 +571,19 @@ impl<'m> Holder<'m> {
             }
         }
         for m in self.groups {
-            if !self.summaries.get(m.handle).may_give(p, account) {
+            let (sum, slots) = self.summaries.get(m.handle);
+            if !sum.may_give(p, account) {
                 continue;
             }
-            let Some(g) = self.group_grants.get(&m.group) else {
+            // A known handle has the group's grants; an unknown one (never
+            // in a published model) is looked up by id.
+            let Some(slots) =
+                slots.or_else(|| self.group_grants.get(&m.group).map(GroupDecider::slots))
+            else {
                 continue;
             };
             let member_live = m.expires.live_at(now);
-            for s in g.slots.iter() {
+            for s in slots.iter() {
                 if pred(s) {
                     if member_live && s.live_at(now) {
                         return Found::Live(self.at(GrantHolder::Group(m.group), s));
