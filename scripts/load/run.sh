@@ -23,7 +23,9 @@
 # over the organizations the dialect scenarios write to) before the runs,
 # all to one local receiver (`webhook_bench receive`, built from
 # crates/roster-server/examples unless ROSTER_RECEIVER_BIN is given); the
-# server then runs with --allow-private-targets, the rows' scenario names
+# receiver runs at nice RECEIVER_NICE (default 10: it stands for an endpoint
+# on another machine, so it takes what the server leaves of these cores), the
+# server runs with --allow-private-targets, the rows' scenario names
 # carry `+N hooks`, and the events received are printed at the end.
 #
 # Environment: DURATION (wrk -d, default 10s), CONNS (default "1 16 64"),
@@ -126,7 +128,7 @@ done
 # Webhook subscriptions, all to one local receiver.
 HOOKS=""
 if [ "$WEBHOOKS" -gt 0 ]; then
-  "$ROSTER_RECEIVER_BIN" receive 127.0.0.1:0 > "$WORK/receiver.log" 2>&1 &
+  nice -n "${RECEIVER_NICE:-10}" "$ROSTER_RECEIVER_BIN" receive 127.0.0.1:0 > "$WORK/receiver.log" 2>&1 &
   RECEIVER_PID=$!
   until grep -q '^receiving at ' "$WORK/receiver.log"; do
     kill -0 "$RECEIVER_PID" 2>/dev/null || { cat "$WORK/receiver.log" >&2; exit 1; }

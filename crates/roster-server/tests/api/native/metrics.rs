@@ -244,6 +244,7 @@ async fn a_metrics_listener_takes_metrics_off_the_api_port() {
 /// subscription given up is counted, and caught up the gauges are back at 0.
 #[tokio::test]
 async fn webhook_metrics_follow_deliveries_failures_and_the_backlog() {
+    use super::webhooks_delivery::{enable, subscribe};
     use crate::support::receiver::{eventually, Receiver};
     use std::time::Duration;
     let config = Config {
@@ -262,16 +263,8 @@ async fn webhook_metrics_follow_deliveries_failures_and_the_backlog() {
         let failed = [("result", "failed")];
         let rx = Receiver::start().await;
         rx.set_down(true);
-        let r = app
-            .post(
-                &format!("/v1/organizations/{}/webhooks", app.org),
-                &app.owner,
-                json!({ "url": rx.url, "event_types": ["user.created"] }),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        let id = r.str("id");
-        rx.trust(&r.str("secret"));
+        let (id, secret) = subscribe(&app, &rx.url, json!(["user.created"])).await;
+        rx.trust(&secret);
         let before = scrape(&app.router).await;
         assert_eq!(before.get("roster_webhook_backlog_seconds", &[]), 0.0);
         let worker = roster_server::webhooks::spawn(&app.state);
@@ -294,14 +287,7 @@ async fn webhook_metrics_follow_deliveries_failures_and_the_backlog() {
         assert_eq!(s.get("roster_webhook_backlog_seconds", &[]), 0.0);
         // Enabled again with the endpoint up: both events arrive.
         rx.set_down(false);
-        let r = app
-            .patch(
-                &format!("/v1/webhooks/{id}"),
-                &app.owner,
-                json!({"enabled": true}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        enable(&app, &id).await;
         rx.wait_for("both users", |g| {
             g.iter()
                 .filter(|g| g.body["type"] == "user.created")

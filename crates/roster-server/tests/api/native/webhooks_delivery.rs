@@ -26,7 +26,7 @@ fn config() -> Config {
 }
 
 /// Subscribes the bootstrap organization to `types`; returns (id, secret).
-async fn subscribe(app: &TestApp, url: &str, types: Value) -> (String, String) {
+pub(crate) async fn subscribe(app: &TestApp, url: &str, types: Value) -> (String, String) {
     let r = app
         .post(
             &format!("/v1/organizations/{}/webhooks", app.org),
@@ -36,6 +36,19 @@ async fn subscribe(app: &TestApp, url: &str, types: Value) -> (String, String) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     (r.str("id"), r.str("secret"))
+}
+
+/// Enables subscription `id` again (a disabled one starts where it stopped).
+pub(crate) async fn enable(app: &TestApp, id: &str) -> crate::support::common::Resp {
+    let r = app
+        .patch(
+            &format!("/v1/webhooks/{id}"),
+            &app.owner,
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r
 }
 
 async fn users(app: &TestApp, n: usize, tag: &str) -> Vec<String> {
@@ -255,14 +268,7 @@ async fn an_endpoint_failing_past_the_horizon_gets_its_subscription_disabled() {
             .contains("whsec_"));
         // Enabled again with the endpoint up: the event that failed comes first.
         rx.set_down(false);
-        let r = app
-            .patch(
-                &format!("/v1/webhooks/{id}"),
-                &app.owner,
-                json!({"enabled": true}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = enable(&app, &id).await;
         assert_eq!(r.body["disabled_reason"], Value::Null);
         rx.wait_for("both users", |g| created(g).0.len() >= 2).await;
         assert!(rx.unverified().is_empty());
