@@ -36,6 +36,11 @@ pub(crate) trait Backend: Database<Row: crate::table::Cols> + BindAlike {
     /// that the next event appended is numbered after the imported ones.
     const RESYNC_AUDIT_SEQ: Option<&'static str>;
 
+    /// Whether a read of many rows goes faster as chunks of one JSON text
+    /// each (`json_array` per row, `group_concat` per chunk; SQLite, whose
+    /// rows sqlx hands over one by one from a worker thread) than row by row.
+    const JSON_CHUNKS: bool;
+
     /// About how many users and accounts there are, `(users, accounts)`, read
     /// first by the model loader to size the model (`Model::reserve`).
     const SIZES: &'static str;

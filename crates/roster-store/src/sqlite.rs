@@ -6,7 +6,7 @@
 //! separate pool and never wait for writers (WAL snapshots).
 
 mod backend;
-mod load;
+pub(crate) mod load;
 
 use crate::lead::Sole;
 use crate::table::{api_keys, audit_events, changes, events, meta, webhooks};

@@ -7,6 +7,12 @@
 //! (10%), `member` (30%) or `viewer` (60%) at the organization (10%), at
 //! `accounts(O)` (5%) or on a distinct account of the user's organization.
 //!
+//! With `groups_per_user`, every organization also gets
+//! [`GROUPS_PER_ORG`] groups of [`GRANTS_PER_GROUP`] grants (a built-in
+//! role, at the organization 10 % of the time, else at one of its
+//! accounts), and every user is a member of that many distinct groups of
+//! its organization: the benchmark's `roster+groups` shape.
+//!
 //! The rows go through the ordinary commit path in large commits (tens of
 //! thousands of changes each, written with multi-row statements), so the
 //! change log stays complete and running replicas follow along; no audit
@@ -22,6 +28,11 @@ use time::OffsetDateTime;
 
 /// Changes per commit.
 const CHUNK: usize = 20_000;
+/// Groups per organization, when users are in groups.
+pub const GROUPS_PER_ORG: usize = 10;
+/// Grants per group.
+pub const GRANTS_PER_GROUP: usize = 3;
+
 /// Organizations generated together (so each statement writes many rows of one table).
 const ORGS_PER_BLOCK: usize = 64;
 
@@ -36,6 +47,8 @@ pub struct Spec {
     pub accounts_per_org: usize,
     /// Grants per user.
     pub grants_per_user: usize,
+    /// Groups each user is a member of (at most [`GROUPS_PER_ORG`]; 0: none).
+    pub groups_per_user: usize,
     /// Random seed (also part of emails and slugs, so two seeds can share a database).
     pub seed: u64,
     /// Where to write sample queries for load tests (`checks.tsv`, `orgs.tsv`).
@@ -142,6 +155,9 @@ pub async fn run(store: &dyn Store, spec: &Spec) -> anyhow::Result<serde_json::V
     };
     let mut grants = 0usize;
     let mut accounts = 0usize;
+    let mut groups = 0usize;
+    let mut memberships = 0usize;
+    let groups_per_user = spec.groups_per_user.min(GROUPS_PER_ORG);
     for block in (0..n_orgs).step_by(ORGS_PER_BLOCK) {
         let block_orgs: Vec<usize> = (block..(block + ORGS_PER_BLOCK).min(n_orgs)).collect();
         let org_ids: Vec<OrganizationId> = block_orgs
@@ -250,6 +266,70 @@ pub async fn run(store: &dyn Store, spec: &Spec) -> anyhow::Result<serde_json::V
                     .await?;
             }
         }
+        if groups_per_user > 0 {
+            let group_ids: Vec<Vec<GroupId>> = org_ids
+                .iter()
+                .map(|_| (0..GROUPS_PER_ORG).map(|_| GroupId(rng.uuid())).collect())
+                .collect();
+            for (i, ids) in group_ids.iter().enumerate() {
+                for (j, g) in ids.iter().enumerate() {
+                    groups += 1;
+                    loader
+                        .push(Change::PutGroup(Group {
+                            id: *g,
+                            organization_id: org_ids[i],
+                            name: DisplayName::parse(&format!("Group {j}"))?,
+                            description: String::new(),
+                            created_at: now,
+                            created_by: None,
+                            updated_at: now,
+                            revision: loader.revision + 1,
+                        }))
+                        .await?;
+                    for _ in 0..GRANTS_PER_GROUP {
+                        let t = match rng.below(10) {
+                            0 => 0,
+                            1..=3 => 1,
+                            _ => 2,
+                        };
+                        let scope = match rng.below(10) {
+                            0 => Scope::Organization(org_ids[i]),
+                            _ => Scope::Account(acc_ids[i][rng.below(k)]),
+                        };
+                        grants += 1;
+                        loader
+                            .push(Change::PutGrant(Grant {
+                                id: GrantId(rng.uuid()),
+                                holder: (*g).into(),
+                                target: targets[t].clone(),
+                                scope,
+                                expires_at: None,
+                                created_at: now,
+                                created_by: None,
+                                revision: loader.revision + 1,
+                            }))
+                            .await?;
+                    }
+                }
+            }
+            for &(id, _, i) in &users {
+                let mut order: Vec<usize> = (0..GROUPS_PER_ORG).collect();
+                for _ in 0..groups_per_user {
+                    let g = order.swap_remove(rng.below(order.len()));
+                    memberships += 1;
+                    loader
+                        .push(Change::PutGroupMember(GroupMember {
+                            group_id: group_ids[i][g],
+                            user_id: id,
+                            expires_at: None,
+                            created_at: now,
+                            created_by: None,
+                            revision: loader.revision + 1,
+                        }))
+                        .await?;
+                }
+            }
+        }
         if let Some(s) = sample.as_mut() {
             s.block(&mut rng, &org_ids, &acc_ids, &users)?;
         }
@@ -264,6 +344,8 @@ pub async fn run(store: &dyn Store, spec: &Spec) -> anyhow::Result<serde_json::V
         "organizations": n_orgs,
         "accounts": accounts,
         "grants": grants,
+        "groups": groups,
+        "group_memberships": memberships,
         "rows": loader.rows,
         "from_revision": first_revision,
         "revision": loader.revision,

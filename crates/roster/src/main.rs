@@ -172,6 +172,11 @@ enum Command {
         /// Grants per user.
         #[arg(long, default_value_t = 10)]
         grants_per_user: usize,
+        /// Groups each user is a member of (0: no groups). With it, every
+        /// organization gets 10 groups of 3 grants each (a built-in role,
+        /// at the organization 10 % of the time, else at one of its accounts).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=10))]
+        groups_per_user: u8,
         /// Random seed; the same seed gives the same data set.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -395,6 +400,7 @@ async fn main() -> anyhow::Result<()> {
             orgs,
             accounts_per_org,
             grants_per_user,
+            groups_per_user,
             seed,
             sample,
         } => {
@@ -404,6 +410,7 @@ async fn main() -> anyhow::Result<()> {
                 orgs,
                 accounts_per_org,
                 grants_per_user,
+                groups_per_user: usize::from(groups_per_user),
                 seed,
                 sample,
             };

@@ -35,6 +35,7 @@ impl Backend for Postgres {
     );
 
     /// The planner's row estimates (0 before the first `ANALYZE`).
+    const JSON_CHUNKS: bool = false;
     const SIZES: &'static str = "SELECT \
          (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass), \
          (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'accounts'::regclass)";

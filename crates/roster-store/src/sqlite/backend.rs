@@ -35,6 +35,7 @@ impl Backend for Sqlite {
     /// The largest rowid, read from the end of each table's B-tree (a
     /// `count(*)` would read the whole table, tens of seconds at ten million
     /// grants).
+    const JSON_CHUNKS: bool = true;
     const SIZES: &'static str = "SELECT coalesce((SELECT max(rowid) FROM users), 0), \
          coalesce((SELECT max(rowid) FROM accounts), 0)";
 

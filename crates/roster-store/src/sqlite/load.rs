@@ -131,7 +131,15 @@ impl<'de> serde::Deserialize<'de> for Cell<'de> {
 }
 
 /// One row of a chunk: its column values.
-struct JsonRow<'a>(Vec<Cell<'a>>);
+pub(crate) struct JsonRow<'a>(Vec<Cell<'a>>);
+
+impl<'a> JsonRow<'a> {
+    /// The rows of a chunk (`[[col, ..], ..]`), borrowing its text.
+    pub(crate) fn rows(chunk: &'a str) -> Result<Vec<Self>, serde_json::Error> {
+        let rows: Vec<Vec<Cell<'a>>> = serde_json::from_str(chunk)?;
+        Ok(rows.into_iter().map(JsonRow).collect())
+    }
+}
 
 impl JsonRow<'_> {
     fn get(&self, i: usize) -> Result<&Cell<'_>, Bad> {

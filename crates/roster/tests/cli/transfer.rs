@@ -687,3 +687,72 @@ fn a_backup_under_write_load_serves_what_the_source_served_at_its_revision() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
     assert!(!dir.path().join("pg.db").exists());
 }
+
+/// `roster generate --groups-per-user N`: every organization gets 10 groups
+/// of 3 grants, every user is in N distinct groups of its organization, and
+/// the trailer of an export counts them; more than 10 is refused.
+#[test]
+fn generate_puts_users_in_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(dir.path(), "groups.db");
+    let gen = ok(
+        run(&[
+            "generate",
+            "--database",
+            &db,
+            "--users",
+            "300",
+            "--groups-per-user",
+            "2",
+        ]),
+        "generate",
+    );
+    let summary: Value = serde_json::from_slice(&gen.stdout).expect("json");
+    assert_eq!(summary["groups"], json!(30), "{summary}");
+    assert_eq!(summary["group_memberships"], json!(600), "{summary}");
+    let file = dir.path().join("groups.jsonl");
+    export(&db, &file, false);
+    let l = lines(&file);
+    let counts = &l.last().expect("a trailer")["data"]["counts"];
+    assert_eq!(counts["group"], json!(30), "{counts}");
+    assert_eq!(counts["group_member"], json!(600), "{counts}");
+    assert_eq!(counts["grant"], json!(300 * 10 + 30 * 3), "{counts}");
+    // Each user's two groups are distinct groups of its own organization.
+    let mut group_org = std::collections::HashMap::new();
+    let mut user_org = std::collections::HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in &l {
+        match r["kind"].as_str() {
+            Some("group") => {
+                group_org.insert(
+                    r["data"]["id"].clone(),
+                    r["data"]["organization_id"].clone(),
+                );
+            }
+            Some("user") => {
+                user_org.insert(
+                    r["data"]["id"].clone(),
+                    r["data"]["organization_id"].clone(),
+                );
+            }
+            Some("group_member") => {
+                let (g, u) = (&r["data"]["group_id"], &r["data"]["user_id"]);
+                let org = group_org.get(g).expect("the group is exported before");
+                assert_eq!(Some(org), user_org.get(u), "{r}");
+                assert!(seen.insert((g.clone(), u.clone())), "twice: {r}");
+            }
+            _ => {}
+        }
+    }
+    let refused = run(&[
+        "generate",
+        "--database",
+        &db,
+        "--users",
+        "10",
+        "--groups-per-user",
+        "11",
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--groups-per-user"));
+}
