@@ -58,6 +58,36 @@ claim_text!(
     "audience"
 );
 
+/// An `http` or `https` URL with a host, no credentials and no fragment,
+/// at most [`MAX_URI`] characters as given and as normalized: the rules of
+/// every URL Roster is asked to reach (a provider's keys, a webhook's
+/// endpoint), normalized by the `url` crate. Whether its addresses may be
+/// reached is the server's outbound guard's call.
+pub(crate) fn web_url(field: &str, s: &str) -> Result<String, DomainError> {
+    let too_long = || invalid(field, format!("must be at most {MAX_URI} characters"));
+    if s.chars().count() > MAX_URI {
+        return Err(too_long());
+    }
+    let u = url::Url::parse(s).map_err(|e| invalid(field, format!("not a URL: {e}")))?;
+    if !matches!(u.scheme(), "https" | "http") {
+        return Err(invalid(field, "must be an `http` or `https` URL"));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(field, "must name a host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(invalid(field, "must not carry credentials"));
+    }
+    if u.fragment().is_some() {
+        return Err(invalid(field, "must not have a fragment"));
+    }
+    let out = u.to_string();
+    if out.chars().count() > MAX_URI {
+        return Err(too_long());
+    }
+    Ok(out)
+}
+
 /// Where a provider publishes its keys: an `http` or `https` URL with a
 /// host, no credentials and no fragment. Whether Roster may fetch it (its
 /// scheme and addresses) is the server's outbound guard's call.
@@ -68,26 +98,7 @@ pub struct JwksUri(String);
 impl JwksUri {
     /// Parses, naming `field` in errors.
     pub fn parse_field(field: &str, s: &str) -> Result<Self, DomainError> {
-        if s.chars().count() > MAX_URI {
-            return Err(invalid(
-                field,
-                format!("must be at most {MAX_URI} characters"),
-            ));
-        }
-        let u = url::Url::parse(s).map_err(|e| invalid(field, format!("not a URL: {e}")))?;
-        if !matches!(u.scheme(), "https" | "http") {
-            return Err(invalid(field, "must be an `https` URL"));
-        }
-        if u.host_str().is_none_or(str::is_empty) {
-            return Err(invalid(field, "must name a host"));
-        }
-        if !u.username().is_empty() || u.password().is_some() {
-            return Err(invalid(field, "must not carry credentials"));
-        }
-        if u.fragment().is_some() {
-            return Err(invalid(field, "must not have a fragment"));
-        }
-        Ok(Self(u.to_string()))
+        web_url(field, s).map(Self)
     }
     /// Parses with field name `jwks_uri`.
     pub fn parse(s: &str) -> Result<Self, DomainError> {

@@ -14,8 +14,8 @@ fn invalid(field: &str, message: impl Into<String>) -> DomainError {
     DomainError::invalid(field, message)
 }
 
-/// Longest webhook URL, in characters.
-pub const MAX_WEBHOOK_URL: usize = 2048;
+/// Longest webhook URL, in characters (as for every URL Roster reaches).
+pub const MAX_WEBHOOK_URL: usize = crate::idp::MAX_URI;
 
 /// An `http` or `https` URL with a host, no credentials and no fragment,
 /// at most [`MAX_WEBHOOK_URL`] characters.
@@ -26,33 +26,7 @@ pub struct WebhookUrl(String);
 impl WebhookUrl {
     /// Parses, naming `field` in errors.
     pub fn parse_field(field: &str, s: &str) -> Result<Self, DomainError> {
-        if s.chars().count() > MAX_WEBHOOK_URL {
-            return Err(invalid(
-                field,
-                format!("must be at most {MAX_WEBHOOK_URL} characters"),
-            ));
-        }
-        let u = url::Url::parse(s).map_err(|e| invalid(field, format!("not a URL: {e}")))?;
-        if !matches!(u.scheme(), "https" | "http") {
-            return Err(invalid(field, "must be an `http` or `https` URL"));
-        }
-        if u.host_str().is_none_or(str::is_empty) {
-            return Err(invalid(field, "must name a host"));
-        }
-        if !u.username().is_empty() || u.password().is_some() {
-            return Err(invalid(field, "must not carry credentials"));
-        }
-        if u.fragment().is_some() {
-            return Err(invalid(field, "must not have a fragment"));
-        }
-        let out = u.to_string();
-        if out.chars().count() > MAX_WEBHOOK_URL {
-            return Err(invalid(
-                field,
-                format!("must be at most {MAX_WEBHOOK_URL} characters"),
-            ));
-        }
-        Ok(Self(out))
+        crate::idp::web_url(field, s).map(Self)
     }
     /// Parses with field name `url`.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
