@@ -183,6 +183,8 @@ pub struct Metrics {
     pub webhook_deliveries: Family<ResultLabels, Counter>,
     /// Subscriptions disabled because their endpoint failed past the horizon.
     pub webhook_disabled: Counter,
+    /// Webhook attempts that waited for their turn behind saturated writes.
+    pub webhook_paced: Counter,
     /// What webhook tasks are sending (read at scrape).
     pub webhook_pending: WebhookPending,
     /// Age of the oldest event a subscription is sending (read at scrape).
@@ -299,6 +301,12 @@ impl Metrics {
                 &mut r,
                 "webhook_disabled",
                 "Webhook subscriptions disabled because their endpoint kept failing past the horizon",
+                Counter::default(),
+            ),
+            webhook_paced: add(
+                &mut r,
+                "webhook_paced",
+                "Webhook delivery attempts that waited for their turn because writes were saturated (--webhook-rate-under-load)",
                 Counter::default(),
             ),
             webhook_pending: WebhookPending::default(),

@@ -18,10 +18,12 @@
 //! process takes over from the recorded cursors within seconds.
 
 pub mod deliver;
+pub mod pace;
 pub mod record;
 pub mod sign;
 
 use crate::state::AppState;
+use pace::Pace;
 use record::Recorder;
 use roster_domain::WebhookId;
 use roster_store::{Leadership, Singleton, WebhookProgress};
@@ -46,6 +48,9 @@ pub struct WebhookConfig {
     pub backoff_max: Duration,
     /// Events read from the feed at a time, per subscription.
     pub page: u32,
+    /// Attempts per second, all subscriptions together, while jobs wait
+    /// for the writer (default 1,000; `0`: never paced). See [`pace`].
+    pub rate_under_load: u32,
 }
 
 impl Default for WebhookConfig {
@@ -55,6 +60,7 @@ impl Default for WebhookConfig {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(3600),
             page: 200,
+            rate_under_load: 1_000,
         }
     }
 }
@@ -97,9 +103,14 @@ pub fn spawn(state: &AppState) -> JoinHandle<()> {
     let state = state.clone();
     runtime().spawn(async move {
         let recorder = Recorder::start(state.store.clone(), state.engine.clone());
+        let pace = Arc::new(Pace::new(
+            state.writer.contention(),
+            state.config.webhooks.rate_under_load,
+        ));
         let sup = Supervisor {
             state,
             recorder,
+            pace,
             leadership: None,
             tasks: HashMap::new(),
         };
@@ -117,6 +128,7 @@ struct Running {
 struct Supervisor {
     state: AppState,
     recorder: Recorder,
+    pace: Arc<Pace>,
     leadership: Option<Box<dyn Leadership>>,
     tasks: HashMap<WebhookId, Running>,
 }
@@ -211,7 +223,13 @@ impl Supervisor {
                 continue;
             }
             let (tx, rx) = mpsc::channel(16);
-            let task = deliver::Task::new(&self.state, self.recorder.clone(), w.id, rx);
+            let task = deliver::Task::new(
+                &self.state,
+                self.recorder.clone(),
+                self.pace.clone(),
+                w.id,
+                rx,
+            );
             self.tasks.insert(
                 w.id,
                 Running {

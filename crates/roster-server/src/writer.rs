@@ -21,6 +21,7 @@ use roster_authz::Engine;
 use roster_domain::{Context, DomainError, Draft, Model, Revision};
 use roster_store::{Commit, Store, StoreError};
 use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -51,6 +52,48 @@ const MAX_ATTEMPTS: usize = 8;
 #[derive(Clone, Debug)]
 pub struct Writer {
     inner: Inner,
+    contention: Contention,
+}
+
+/// When jobs last queued behind a commit: the write path is saturated.
+/// Webhook deliveries yield to it ([`crate::webhooks::pace`]). Cheap to
+/// clone; on the tokio clock.
+#[derive(Clone, Debug)]
+pub struct Contention(Arc<ContentionClock>);
+
+#[derive(Debug)]
+struct ContentionClock {
+    since: tokio::time::Instant,
+    /// Milliseconds after `since` plus one; `0`: never contended.
+    last: AtomicU64,
+}
+
+impl Default for Contention {
+    fn default() -> Self {
+        Self(Arc::new(ContentionClock {
+            since: tokio::time::Instant::now(),
+            last: AtomicU64::new(0),
+        }))
+    }
+}
+
+impl Contention {
+    fn now(&self) -> u64 {
+        u64::try_from(self.0.since.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// Notes that jobs are queued behind a commit now.
+    pub fn note(&self) {
+        self.0.last.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Whether jobs queued behind a commit within the last `window`.
+    pub fn within(&self, window: std::time::Duration) -> bool {
+        let last = self.0.last.load(Ordering::Relaxed);
+        last > 0
+            && self.now().saturating_sub(last)
+                <= u64::try_from(window.as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -80,9 +123,19 @@ impl Writer {
         metrics: Arc<Metrics>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, engine, model, revisions, rx, metrics));
+        let contention = Contention::default();
+        tokio::spawn(run(
+            store,
+            engine,
+            model,
+            revisions,
+            rx,
+            metrics,
+            contention.clone(),
+        ));
         Self {
             inner: Inner::Task(tx),
+            contention,
         }
     }
 
@@ -90,6 +143,7 @@ impl Writer {
     pub fn sandbox(sandbox: Arc<Sandbox>) -> Self {
         Self {
             inner: Inner::Sandbox(sandbox),
+            contention: Contention::default(),
         }
     }
 
@@ -139,6 +193,12 @@ impl Writer {
         }
     }
 
+    /// When jobs last queued behind this writer's commits (never for a
+    /// sandbox).
+    pub fn contention(&self) -> Contention {
+        self.contention.clone()
+    }
+
     /// Fire-and-forget [`Writer::sync`].
     pub fn nudge(&self) {
         if let Inner::Task(tx) = &self.inner {
@@ -160,6 +220,7 @@ async fn run(
     revisions: watch::Sender<Revision>,
     mut rx: mpsc::Receiver<Job>,
     metrics: Arc<Metrics>,
+    contention: Contention,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::new();
@@ -178,6 +239,9 @@ async fn run(
                 Ok(job) => push(job, &mut batch),
                 Err(_) => break,
             }
+        }
+        if batch.len() > 1 {
+            contention.note();
         }
         if want_sync {
             if let Err(e) = catch_up(&*store, &mut model).await {

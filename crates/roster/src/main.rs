@@ -85,6 +85,12 @@ enum Command {
         #[arg(long, env = "ROSTER_WEBHOOK_BACKOFF_MAX_MS", default_value_t = 3_600_000,
               value_parser = clap::value_parser!(u64).range(1..))]
         webhook_backoff_max_ms: u64,
+        /// Webhook delivery attempts per second, all subscriptions
+        /// together, while writes queue for the database (the write path
+        /// is saturated): deliveries yield to writes and catch up after.
+        /// `0`: never paced.
+        #[arg(long, env = "ROSTER_WEBHOOK_RATE_UNDER_LOAD", default_value_t = 1_000)]
+        webhook_rate_under_load: u32,
         /// How long the event feed (`GET /v1/events`, the stream, webhook
         /// replays) keeps events: a whole number and `d`, `h`, `m` or `s`,
         /// e.g. `30d` or `12h`. Older events are trimmed in the background;
@@ -441,6 +447,7 @@ async fn main() -> anyhow::Result<()> {
             webhook_give_up,
             webhook_backoff_initial_ms,
             webhook_backoff_max_ms,
+            webhook_rate_under_load,
             event_retention,
             metrics_listen,
         } => {
@@ -450,6 +457,7 @@ async fn main() -> anyhow::Result<()> {
                     give_up_after: std::time::Duration::from_secs(webhook_give_up),
                     backoff_initial: std::time::Duration::from_millis(webhook_backoff_initial_ms),
                     backoff_max: std::time::Duration::from_millis(webhook_backoff_max_ms),
+                    rate_under_load: webhook_rate_under_load,
                     ..Default::default()
                 },
                 issuer: issuer(public_url.as_deref(), &listen)?,

@@ -4,6 +4,7 @@
 //! next attempt on: each attempt reads the subscription from the published
 //! model. The task ends when the subscription is disabled or removed.
 
+use super::pace::Pace;
 use super::record::{Record, Recorder};
 use super::{sign, WebhookConfig};
 use crate::metrics::{Metrics, PendingGuard};
@@ -70,6 +71,7 @@ pub struct Task {
     revisions: watch::Receiver<Revision>,
     config: WebhookConfig,
     recorder: Recorder,
+    pace: Arc<Pace>,
     control: mpsc::Receiver<Control>,
     metrics: Arc<Metrics>,
 }
@@ -79,6 +81,7 @@ impl Task {
     pub(super) fn new(
         state: &AppState,
         recorder: Recorder,
+        pace: Arc<Pace>,
         id: WebhookId,
         control: mpsc::Receiver<Control>,
     ) -> Self {
@@ -91,6 +94,7 @@ impl Task {
             revisions: state.revisions.clone(),
             config: state.config.webhooks.clone(),
             recorder,
+            pace,
             control,
             metrics: state.metrics.clone(),
         }
@@ -291,6 +295,9 @@ impl Task {
             self.metrics
                 .webhook_pending
                 .sending(self.id, event.occurred_at, cursor.attempts > 0);
+            if self.pace.turn().await {
+                self.metrics.webhook_paced.inc();
+            }
             let outcome = self.attempt(&w, &id, &body).await;
             let delivered = outcome.status.is_some_and(|s| (200..300).contains(&s));
             self.metrics.webhook_attempted(delivered);

@@ -106,6 +106,10 @@ async fn concurrent_grants_all_land() {
         for i in 0..CLIENTS {
             accounts.push(app.account(&a.org_a, &format!("C{i}"), "client").await);
         }
+        // One write at a time: none waited behind another's commit.
+        let contention = app.state.writer.contention();
+        let ever = std::time::Duration::from_secs(3600);
+        assert!(!contention.within(ever), "sequential writes never queue");
         let tokens = [app.owner.clone(), a.org_admin.1.clone()];
         let mut tasks = Vec::new();
         for (i, acc) in accounts.iter().enumerate() {
@@ -126,6 +130,9 @@ async fn concurrent_grants_all_land() {
         revisions.sort_unstable();
         revisions.dedup();
         assert_eq!(revisions.len(), CLIENTS, "two writes claimed the same revision");
+        // 24 at once queue behind each other's commits: the saturation
+        // webhook deliveries yield to (webhooks::pace).
+        assert!(contention.within(ever), "concurrent writes queued behind a commit");
         let r = app.get(&format!("/v1/users/{}/grants", a.target), &app.owner).await;
         let scopes: Vec<String> = r.body["items"]
             .as_array()
