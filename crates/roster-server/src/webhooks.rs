@@ -99,10 +99,17 @@ fn lower_priority() {
 /// Starts delivering webhooks for `state` (`roster serve` does, unless
 /// `--no-webhook-delivery`), on the delivery runtime. Runs until the task
 /// is aborted (which stops every subscription's task with it).
+///
+/// Called from the API's runtime (it panics outside one): the [`Recorder`]
+/// runs there, at the API's priority, because each of its transactions
+/// holds the database's one write connection across several statements.
+/// On the delivery threads it would wait for CPU between them, behind the
+/// API, while every write waits for the connection (a priority inversion).
 pub fn spawn(state: &AppState) -> JoinHandle<()> {
     let state = state.clone();
+    let api = tokio::runtime::Handle::current();
     runtime().spawn(async move {
-        let recorder = Recorder::start(state.store.clone(), state.engine.clone());
+        let recorder = Recorder::start(state.store.clone(), state.engine.clone(), &api);
         let pace = Arc::new(Pace::new(
             state.writer.contention(),
             state.config.webhooks.rate_under_load,

@@ -8,6 +8,7 @@ use roster_store::{Store, WebhookDelivery, WebhookProgress};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 /// Longest an attempt waits before it is written.
@@ -33,10 +34,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the recorder writing to `store`; it ends when every sender is gone.
-    pub fn start(store: Arc<dyn Store>, engine: Arc<Engine>) -> Self {
+    /// Starts the recorder writing to `store`, on `runtime`; it ends when
+    /// every sender is gone.
+    pub fn start(store: Arc<dyn Store>, engine: Arc<Engine>, runtime: &Handle) -> Self {
         let (tx, rx) = mpsc::channel(BACKLOG);
-        tokio::spawn(run(store, engine, rx));
+        runtime.spawn(run(store, engine, rx));
         Self { tx }
     }
 
