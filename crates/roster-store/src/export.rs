@@ -369,6 +369,9 @@ where
     for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
     for<'q> B::Arguments<'q>: IntoArguments<'q, B>,
 {
+    if let ([Order::Id(key)], true) = (kind.order(), B::JSON_CHUNKS) {
+        return export_chunked::<B, T>(kind, key, conn, out, record).await;
+    }
     let mut qb = table::select::<B, T>();
     qb.push(" ORDER BY ");
     for (i, o) in kind.order().iter().enumerate() {
@@ -380,22 +383,26 @@ where
             Order::Text(c) => qb.push(c).push(B::BYTE_ORDER),
         };
     }
-    if let ([Order::Id(key)], true) = (kind.order(), B::JSON_CHUNKS) {
-        return export_chunked::<B, T>(kind, key, conn, out, record).await;
-    }
     let mut n = 0;
     let mut rows = B::build(&mut qb).fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
-        let read = table::decode::<T, B::Row>(&row)?;
-        let Some(r) = record(read) else {
-            return Err(
-                StoreError::Corrupt(format!("{}: not a `{}`", T::NAME, kind.name())).into(),
-            );
-        };
-        line(out, &r)?;
+        row_line::<T>(kind, record(table::decode::<T, B::Row>(&row)?), out)?;
         n += 1;
     }
     Ok(n)
+}
+
+/// Writes the record of one row of table `T` as a line; a row that makes
+/// no record of `kind` is corrupt.
+fn row_line<T: Table>(
+    kind: Kind,
+    record: Option<Record>,
+    out: &mut impl Write,
+) -> Result<(), TransferError> {
+    let Some(r) = record else {
+        return Err(StoreError::Corrupt(format!("{}: not a `{}`", T::NAME, kind.name())).into());
+    };
+    line(out, &r)
 }
 
 /// Rows per chunk of [`export_chunked`].
@@ -443,12 +450,7 @@ where
         let rows = crate::sqlite::load::JsonRow::rows(chunk)
             .map_err(|e| StoreError::corrupt(T::NAME, e))?;
         for r in rows {
-            let Some(r) = record(table::decode::<T, _>(&r)?) else {
-                return Err(
-                    StoreError::Corrupt(format!("{}: not a `{}`", T::NAME, kind.name())).into(),
-                );
-            };
-            line(out, &r)?;
+            row_line::<T>(kind, record(table::decode::<T, _>(&r)?), out)?;
             n += 1;
         }
         after = Some(last);

@@ -34,8 +34,9 @@ impl Backend for Postgres {
          coalesce(max(seq), 1), max(seq) IS NOT NULL) FROM audit_events",
     );
 
-    /// The planner's row estimates (0 before the first `ANALYZE`).
     const JSON_CHUNKS: bool = false;
+
+    /// The planner's row estimates (0 before the first `ANALYZE`).
     const SIZES: &'static str = "SELECT \
          (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass), \
          (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'accounts'::regclass)";

@@ -32,10 +32,11 @@ impl Backend for Sqlite {
     /// `AUTOINCREMENT` already counts from the largest `seq` inserted.
     const RESYNC_AUDIT_SEQ: Option<&'static str> = None;
 
+    const JSON_CHUNKS: bool = true;
+
     /// The largest rowid, read from the end of each table's B-tree (a
     /// `count(*)` would read the whole table, tens of seconds at ten million
     /// grants).
-    const JSON_CHUNKS: bool = true;
     const SIZES: &'static str = "SELECT coalesce((SELECT max(rowid) FROM users), 0), \
          coalesce((SELECT max(rowid) FROM accounts), 0)";
 

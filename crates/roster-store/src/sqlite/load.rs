@@ -72,10 +72,9 @@ fn apply_chunk(model: &mut Model, table: usize, chunk: &str) -> Result<(), Store
     let Some(entities) = tables.get(table) else {
         return Err(StoreError::Corrupt(format!("no table {table}")));
     };
-    let rows: Vec<Vec<Cell<'_>>> =
-        serde_json::from_str(chunk).map_err(|e| StoreError::corrupt(entities.name, e))?;
+    let rows = JsonRow::rows(chunk).map_err(|e| StoreError::corrupt(entities.name, e))?;
     for row in rows {
-        model.apply(&(entities.decode)(&JsonRow(row))?);
+        model.apply(&(entities.decode)(&row)?);
     }
     Ok(())
 }
